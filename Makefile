@@ -1,0 +1,97 @@
+# llmkit — one non-recursive Makefile.
+#
+#   make            build build/llmkit and build/libllmkit.a
+#   make run        generate a small demo model and run llmkit on it
+#   make test       unit tests, fuzz seed replays and CLI tests
+#   make asan       the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       build libFuzzer targets (clang) and run each for FUZZ_SECONDS
+#   make clean
+#
+# Missing Debian packages are installed by scripts/deps.sh the first time they are needed.
+
+CC       ?= gcc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
+XCFLAGS  := -std=c17 $(WARN) -MMD -MP
+LDLIBS   := -lpcre2-8 -lm -lpthread
+TESTLIBS := -lcmocka
+
+BUILD    ?= build
+
+LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/engine/quant/*.c)
+CLI_SRC  := src/main.c $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+SUP_OBJ  := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
+LIB      := $(BUILD)/libllmkit.a
+BIN      := $(BUILD)/llmkit
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all run test asan fuzz clean deps bench
+all: $(BIN) $(LIB)
+
+$(DEPS_STAMP): scripts/deps.sh
+	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
+	@mkdir -p $(@D) && touch $@
+
+deps:
+	scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(XCFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(SUP_OBJ) $(LIB) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/support $(XCFLAGS) $(CFLAGS) $< $(SUP_OBJ) $(LIB) $(TESTLIBS) $(LDLIBS) -o $@
+
+# Fuzz targets built with a plain driver that replays the seed corpus (tests/fuzz/corpus/NAME/).
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(XCFLAGS) $(CFLAGS) $< tests/fuzz/replay.c $(LIB) $(LDLIBS) -o $@
+
+test: $(BIN) $(TESTS) $(FUZZ_REPLAY)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan CC=clang OPT=-O1 \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -std=c17 -O1 -g -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) $(LDLIBS) -o $@
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz-corpus/$$n; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz-corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+run: $(BIN)
+	@sh scripts/demo.sh $(BIN)
+
+bench: $(BIN)
+	@echo "benchmarks arrive with the engine-speed issue (bench/)"
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d)

@@ -1,0 +1,77 @@
+/* common.c — helpers shared by the subcommands: error printing and the sampling options. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <time.h>
+
+int cli_fail(const lk_error *err) {
+    fprintf(stderr, "llmkit: %s\n", err->msg[0] ? err->msg : lk_code_name(err->code));
+    return 1;
+}
+
+int cli_usage(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("llmkit: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+int cli_sampling_opts(cli_sampling *s, lk_opt *out) {
+    lk_sampler_params d;
+    lk_sampler_params_default(&d);
+    memset(s, 0, sizeof *s);
+    s->temp = d.temp;
+    s->top_k = d.top_k;
+    s->top_p = d.top_p;
+    s->min_p = d.min_p;
+    s->typical_p = d.typical_p;
+    s->repeat_penalty = d.repeat_penalty;
+    s->frequency_penalty = d.frequency_penalty;
+    s->presence_penalty = d.presence_penalty;
+    s->penalty_last_n = d.penalty_last_n;
+    s->mirostat = d.mirostat;
+    s->mirostat_tau = d.mirostat_tau;
+    s->mirostat_eta = d.mirostat_eta;
+    s->seed = CLI_SEED_UNSET;
+    const lk_opt opts[CLI_SAMPLING_N] = {
+        { "temp", 0, LK_OPT_FLOAT, &s->temp, "T", "temperature (default 0.8; 0 = greedy)" },
+        { "top-k", 0, LK_OPT_INT, &s->top_k, "K", "keep the K most likely tokens (40; 0 = off)" },
+        { "top-p", 0, LK_OPT_FLOAT, &s->top_p, "P", "nucleus sampling mass (0.95; 1 = off)" },
+        { "min-p", 0, LK_OPT_FLOAT, &s->min_p, "P", "drop tokens below P x the best (0.05; 0 = off)" },
+        { "typical-p", 0, LK_OPT_FLOAT, &s->typical_p, "P", "locally typical sampling (1 = off)" },
+        { "repeat-penalty", 0, LK_OPT_FLOAT, &s->repeat_penalty, "X", "penalise repeated tokens (1 = off)" },
+        { "frequency-penalty", 0, LK_OPT_FLOAT, &s->frequency_penalty, "X", "subtract X per occurrence (0 = off)" },
+        { "presence-penalty", 0, LK_OPT_FLOAT, &s->presence_penalty, "X", "subtract X if present (0 = off)" },
+        { "repeat-last-n", 0, LK_OPT_INT, &s->penalty_last_n, "N", "penalties look at the last N tokens (64)" },
+        { "mirostat", 0, LK_OPT_INT, &s->mirostat, "1|2", "mirostat sampling version (0 = off)" },
+        { "mirostat-tau", 0, LK_OPT_FLOAT, &s->mirostat_tau, "TAU", "mirostat target surprise (5.0)" },
+        { "seed", 's', LK_OPT_U64, &s->seed, "S", "random seed (default: from the clock, printed)" },
+    };
+    memcpy(out, opts, sizeof opts);
+    return CLI_SAMPLING_N;
+}
+
+void cli_sampling_params(cli_sampling *s, lk_sampler_params *p) {
+    lk_sampler_params_default(p);
+    p->temp = s->temp;
+    p->top_k = s->top_k;
+    p->top_p = s->top_p;
+    p->min_p = s->min_p;
+    p->typical_p = s->typical_p;
+    p->repeat_penalty = s->repeat_penalty;
+    p->frequency_penalty = s->frequency_penalty;
+    p->presence_penalty = s->presence_penalty;
+    p->penalty_last_n = s->penalty_last_n;
+    p->mirostat = s->mirostat;
+    p->mirostat_tau = s->mirostat_tau;
+    p->mirostat_eta = s->mirostat_eta;
+    if (s->seed == CLI_SEED_UNSET) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s->seed = ((unsigned long long)ts.tv_sec * 1000003ull) ^ (unsigned long long)ts.tv_nsec;
+    }
+    p->seed = s->seed;
+}

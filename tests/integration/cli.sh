@@ -1,0 +1,101 @@
+#!/bin/sh
+# cli.sh — the llmkit tool end to end: help pages, gguf random, info, tokenize, run, chat and
+# perplexity on a freshly generated model, and the errors a user sees for bad input.
+# Prints "ok NAME" per check and exits non-zero at the first failure.
+set -u
+LLMKIT=${LLMKIT:-build/llmkit}
+TD=${LK_TESTDATA:-../shared/testdata}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL $1"; [ -f "$T/err" ] && sed 's/^/  stderr: /' "$T/err" | head -20; exit 1; }
+ok() { echo "ok $1"; }
+
+if [ ! -f "$TD/tokenizers/ggml-vocab-llama-spm.gguf" ]; then
+    if [ "${CI:-}" = "true" ]; then echo "FAIL testdata missing at $TD (required under CI)"; exit 1; fi
+    echo "skip cli: test data folder $TD is absent"; exit 0
+fi
+SPM=$TD/tokenizers/ggml-vocab-llama-spm.gguf
+BPE=$TD/tokenizers/ggml-vocab-llama-bpe.gguf
+
+# --help pages
+"$LLMKIT" --help > "$T/out" 2>"$T/err" || fail help
+for c in run chat tokenize perplexity info gguf; do
+    grep -q "^  $c " "$T/out" || fail "help lists $c"
+    "$LLMKIT" $c --help > "$T/h" 2>"$T/err" || fail "$c --help exits 0"
+    grep -q "usage: llmkit $c" "$T/h" || fail "$c --help has a usage line"
+done
+ok help
+"$LLMKIT" nosuch > /dev/null 2>"$T/err"; [ $? -eq 2 ] || fail "unknown command exits 2"
+grep -q "'nosuch' is not a command" "$T/err" || fail "unknown command message"
+"$LLMKIT" run --bogus 2>"$T/err"; [ $? -eq 2 ] || fail "unknown option exits 2"
+grep -q "unknown option '--bogus'" "$T/err" || fail "unknown option message"
+ok usage-errors
+
+# gguf random: deterministic
+"$LLMKIT" gguf random --vocab-from "$SPM" --layers 2 --dim 64 --heads 4 --kv-heads 2 --ffn 128 --type q8_0 --seed 3 -o "$T/a.gguf" 2>"$T/err" || fail "gguf random"
+"$LLMKIT" gguf random --vocab-from "$SPM" --layers 2 --dim 64 --heads 4 --kv-heads 2 --ffn 128 --type q8_0 --seed 3 -o "$T/b.gguf" 2>"$T/err" || fail "gguf random again"
+cmp -s "$T/a.gguf" "$T/b.gguf" || fail "gguf random is deterministic"
+"$LLMKIT" gguf random --vocab-from "$SPM" --layers 2 --dim 64 --heads 4 --kv-heads 2 --ffn 128 --type q8_0 --seed 4 -o "$T/c.gguf" 2>"$T/err" || fail "gguf random seed 4"
+cmp -s "$T/a.gguf" "$T/c.gguf" && fail "another seed gives another model"
+[ -e "$T/a.gguf.tmp" ] && fail "no temporary file left"
+ok gguf-random
+"$LLMKIT" gguf random --vocab-from "$SPM" --dim 60 --heads 7 -o "$T/x.gguf" 2>"$T/err"; [ $? -eq 1 ] || fail "bad shape exits 1"
+grep -q "not a multiple of --heads 7" "$T/err" || fail "bad shape message"
+[ -e "$T/x.gguf" ] && fail "bad shape writes nothing"
+"$LLMKIT" gguf random --vocab-from "$SPM" --type q3_k -o "$T/x.gguf" 2>"$T/err"; [ $? -eq 2 ] || fail "bad type exits 2"
+ok gguf-random-errors
+
+# info
+"$LLMKIT" info "$T/a.gguf" > "$T/out" 2>"$T/err" || fail info
+grep -q "architecture:  llama" "$T/out" || fail "info architecture"
+grep -q "q8_0" "$T/out" || fail "info type mix"
+grep -q "SentencePiece" "$T/out" || fail "info tokenizer"
+grep -q "chat template: llama2" "$T/out" || fail "info chat template"
+grep -q "memory @" "$T/out" || fail "info memory"
+"$LLMKIT" info "$BPE" > "$T/out" 2>"$T/err" || fail "info on a vocabulary-only file"
+grep -q "cannot run it: .*missing tensor 'token_embd.weight'" "$T/out" || fail "info explains why it cannot run"
+ok info
+
+# tokenize: reference ids for "Hello world" with llama-spm: 1 15043 3186
+"$LLMKIT" tokenize -m "$SPM" --ids "Hello world" > "$T/out" 2>"$T/err" || fail tokenize
+[ "$(cat "$T/out")" = "1 15043 3186" ] || fail "tokenize ids: $(cat "$T/out")"
+"$LLMKIT" tokenize -m "$SPM" --ids --no-bos "Hello world" > "$T/out" 2>"$T/err" || fail tokenize
+[ "$(cat "$T/out")" = "15043 3186" ] || fail "tokenize --no-bos: $(cat "$T/out")"
+"$LLMKIT" tokenize -m "$BPE" --json --no-bos "<|eot_id|>" > "$T/plain" 2>"$T/err" || fail tokenize-json
+"$LLMKIT" tokenize -m "$BPE" --json --no-bos --special "<|eot_id|>" > "$T/special" 2>"$T/err" || fail tokenize-special
+grep -q '"id": 128009' "$T/special" || fail "--special matches <|eot_id|>"
+grep -q '"id": 128009' "$T/plain" && fail "without --special <|eot_id|> is text"
+ok tokenize
+
+# run: greedy is deterministic, the same seed gives the same text
+"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --temp 0 > "$T/g1" 2>"$T/err" || fail run
+"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --temp 0 > "$T/g2" 2>"$T/err" || fail run
+cmp -s "$T/g1" "$T/g2" || fail "greedy run is deterministic"
+grep -q "prompt 2 tokens" "$T/err" || fail "run prints prompt tokens"
+grep -q "generated .* tok/s" "$T/err" || fail "run prints generation speed"
+grep -q "first token .* ms" "$T/err" || fail "run prints time to first token"
+"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --seed 9 --temp 1 > "$T/s1" 2>/dev/null || fail run
+"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --seed 9 --temp 1 > "$T/s2" 2>/dev/null || fail run
+cmp -s "$T/s1" "$T/s2" || fail "same seed, same text"
+"$LLMKIT" run -m "$T/a.gguf" --chat --system "Be brief." -p "Hi" -n 4 --temp 0 -q > /dev/null 2>"$T/err" || fail "run --chat"
+ok run
+"$LLMKIT" run -m "$T/nope.gguf" -p x 2>"$T/err"; [ $? -eq 1 ] || fail "missing model exits 1"
+grep -q "llmkit: .*nope.gguf: No such file" "$T/err" || fail "missing model message"
+printf 'XXXXjunk' > "$T/junk.gguf"
+"$LLMKIT" run -m "$T/junk.gguf" -p x 2>"$T/err"; [ $? -eq 1 ] || fail "junk model exits 1"
+grep -q "bad magic" "$T/err" || fail "junk model message"
+"$LLMKIT" run -m "$T/a.gguf" --chat --chat-template nosuch -p x 2>"$T/err"; [ $? -eq 1 ] || fail "bad template exits 1"
+grep -q "unknown chat template 'nosuch' (known: .*llama3" "$T/err" || fail "bad template lists names"
+ok run-errors
+
+# chat: two turns from stdin, history kept
+printf 'Hello\nHow are you?\n/exit\n' | "$LLMKIT" chat -m "$T/a.gguf" -n 8 --temp 0 > "$T/out" 2>"$T/err" || fail chat
+[ "$(wc -l < "$T/out")" -ge 2 ] || fail "chat answers each turn"
+ok chat
+
+# perplexity on a text
+i=0; : > "$T/text"
+while [ $i -lt 60 ]; do echo "The quick brown fox jumps over the lazy dog number $i." >> "$T/text"; i=$((i+1)); done
+"$LLMKIT" perplexity -m "$T/a.gguf" -f "$T/text" --ctx 64 --json > "$T/out" 2>"$T/err" || fail perplexity
+grep -q '"ppl": ' "$T/out" || fail "perplexity json"
+ok perplexity
