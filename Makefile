@@ -38,6 +38,7 @@ BIN      := $(BUILD)/llmkit
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all run test asan fuzz clean deps bench
+.SECONDARY:
 all: $(BIN) $(LIB)
 
 $(DEPS_STAMP): scripts/deps.sh

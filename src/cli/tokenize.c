@@ -49,7 +49,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (!file) lk_buf_puts(&text, pos[0]);
     gguf_file *gf = gguf_open(model, &err);
     tokenizer *t = NULL;
-    if (gf && tok_load(gf, &t, &err)) lk_error_prefix(&err, "%s", model);
+    if (gf) tok_load(gf, &t, &err);
     int32_t *ids = NULL;
     size_t n = 0;
     rc = !gf || !t;

@@ -5,7 +5,9 @@
  * renders each family with a small hand-written function whose output matches the family's
  * Hugging Face template (rendered with trim_blocks and lstrip_blocks) for conversations of
  * system, user and assistant messages. Where a family has no place for a system message its
- * text joins a user turn, as the newer templates of the family do (see chat_render()).
+ * text joins a user turn, as the newer templates of the family do (see chat_render()). Trimming
+ * ("trimmed", "stripped" below) removes ASCII whitespace only, where Jinja's would also remove
+ * Unicode spaces such as U+00A0.
  *
  * Families (names for --chat-template):
  *   llama3             <|start_header_id|>role<|end_header_id|>\n\n{content, trimmed}<|eot_id|>
@@ -13,6 +15,7 @@
  *   chatml             <|im_start|>role\n{content}<|im_end|>\n (Qwen, Hermes, ...; Qwen 2.5's
  *                      default system prompt is not added)
  *   llama2             <s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s>
+ *                      <s>[INST] {user} [/INST] (user and assistant text stripped)
  *   mistral-v1         <s> [INST] {system}\n\n{user} [/INST] {assistant}</s> (Mistral 7B v0.1/
  *                      v0.2, Mixtral; also any other "[INST]" template without <<SYS>>)
  *   mistral-v3         <s>[INST] {user}[/INST] {assistant, trimmed}</s>; the system text goes
@@ -99,8 +102,9 @@ const char *chat_template_end_of_turn(int id);
  * System messages: llama3, chatml, mistral-v7*, phi3, zephyr, deepseek and vicuna give them a
  * place of their own. llama2, mistral-v1 and gemma put the system text at the start of the
  * next user message (several are joined by a blank line); mistral-v3* put it before the last
- * user message, as their templates do. phi3 drops an empty system message, as its template
- * does. Unlike the Jinja templates, roles need not alternate.
+ * user message, as their templates do (which drop it when an assistant message comes last;
+ * llmkit keeps it). phi3 drops an empty system message, as its template does. Unlike the Jinja
+ * templates, roles need not alternate and system messages may come anywhere.
  *
  * Returns 0, or LK_EINVAL (nothing appended) for an unknown id, a message without a role or
  * with a role other than system, user and assistant, or a system message that a family of the

@@ -141,19 +141,11 @@ int lk_prompt_tokens(const lk_llm *m, const char *text, bool no_bos, bool parse_
 }
 
 int lk_llm_chat_template(const lk_llm *m, const char *override, lk_error *err) {
-    int id = -1;
-    if (override) {
-        id = chat_template_from_name(override);
-        if (id < 0)
-            lk_errorf(err, LK_EINVAL, "unknown chat template '%s' (known: %s)", override, chat_template_known_names());
-        return id;
+    int id;
+    if (chat_template_resolve(override, m->chat_template, &id, err)) {
+        if (!override) lk_error_prefix(err, "%s", m->name);
+        return -1;
     }
-    id = chat_template_detect(m->chat_template);
-    if (id < 0)
-        lk_errorf(err, LK_EUNSUPPORTED, "%s: %s; choose one with --chat-template NAME (known: %s)", m->name,
-                  m->chat_template ? "the model's chat template is not one llmkit recognises"
-                                   : "the model has no chat template",
-                  chat_template_known_names());
     return id;
 }
 

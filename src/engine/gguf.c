@@ -130,6 +130,11 @@ static int read_array(cursor *c, gguf_value *v, int depth, const char *key) {
         if (n > remaining(c) / esize)
             return fail(c, at, "key '%s': array of %" PRIu64 " %s values needs more than the %zu "
                         "bytes left", key, n, gguf_type_name((enum gguf_type)et), remaining(c));
+        if (et == GGUF_BOOL)
+            for (uint64_t i = 0; i < n; i++)
+                if (c->p[c->off + i] > 1)
+                    return fail(c, c->off + (size_t)i, "key '%s': bool value %u is not 0 or 1", key,
+                                (unsigned)c->p[c->off + i]);
         v->arr.n = n;
         v->arr.data = c->p + c->off;
         c->off += (size_t)n * esize;
@@ -217,22 +222,28 @@ static int by_offset(const void *a, const void *b) {
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+/* A name and the offset of the entry it names, for finding duplicates. */
+typedef struct named {
+    const char *name;
+    size_t offset;
+} named;
+
+static int cmp_named(const void *a, const void *b) {
+    const named *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    if (r) return r;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Report the first name that appears twice in names[n] (sorted copy), or 0. */
-static int check_unique(cursor *c, char **names, uint64_t n, const char *what) {
+/* Report the first name that appears twice in items[n] (sorted here) at its second occurrence. */
+static int check_unique(cursor *c, named *items, uint64_t n, const char *what) {
     if (n < 2) return 0;
-    char **sorted = malloc((size_t)n * sizeof *sorted);
-    if (!sorted) return fail(c, c->off, "out of memory");
-    memcpy(sorted, names, (size_t)n * sizeof *sorted);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
-    int rc = 0;
-    for (uint64_t i = 1; i < n && !rc; i++)
-        if (strcmp(sorted[i - 1], sorted[i]) == 0) rc = fail(c, 0, "duplicate %s '%s'", what, sorted[i]);
-    free(sorted);
-    return rc;
+    qsort(items, (size_t)n, sizeof *items, cmp_named);
+    for (uint64_t i = 1; i < n; i++)
+        if (strcmp(items[i - 1].name, items[i].name) == 0)
+            return fail(c, items[i].offset, "duplicate %s '%s' (first at offset %zu)", what,
+                        items[i].name, items[i - 1].offset);
+    return 0;
 }
 
 static int parse_kvs(cursor *c, gguf_file *f, uint64_t n_kv) {
@@ -255,9 +266,9 @@ static int parse_kvs(cursor *c, gguf_file *f, uint64_t n_kv) {
         kv->raw = c->p + at;
         kv->raw_len = c->off - at;
     }
-    char **keys = malloc((size_t)(f->n_kv ? f->n_kv : 1) * sizeof *keys);
+    named *keys = malloc((size_t)(f->n_kv ? f->n_kv : 1) * sizeof *keys);
     if (!keys) return fail(c, c->off, "out of memory");
-    for (uint64_t i = 0; i < f->n_kv; i++) keys[i] = f->kv[i].key;
+    for (uint64_t i = 0; i < f->n_kv; i++) keys[i] = (named){ f->kv[i].key, f->kv[i].offset };
     int rc = check_unique(c, keys, f->n_kv, "metadata key");
     free(keys);
     return rc;
@@ -309,9 +320,9 @@ static int parse_tensor_infos(cursor *c, gguf_file *f, uint64_t n_tensors) {
     too_big:
         return fail(c, t->info_offset, "tensor '%s': size overflows", t->name);
     }
-    char **names = malloc((size_t)(f->n_tensors ? f->n_tensors : 1) * sizeof *names);
+    named *names = malloc((size_t)(f->n_tensors ? f->n_tensors : 1) * sizeof *names);
     if (!names) return fail(c, c->off, "out of memory");
-    for (uint64_t i = 0; i < f->n_tensors; i++) names[i] = f->tensors[i].name;
+    for (uint64_t i = 0; i < f->n_tensors; i++) names[i] = (named){ f->tensors[i].name, f->tensors[i].info_offset };
     int rc = check_unique(c, names, f->n_tensors, "tensor name");
     free(names);
     return rc;
@@ -336,11 +347,16 @@ static int check_tensor_data(cursor *c, gguf_file *f) {
     if (!order) return fail(c, c->off, "out of memory");
     for (uint64_t i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
     qsort(order, (size_t)f->n_tensors, sizeof *order, by_offset);
+    /* in offset order, each non-empty tensor must start at or after the furthest end so far
+     * (not just the previous tensor's end: an empty tensor may sit between two that overlap) */
     int rc = 0;
-    for (uint64_t i = 1; i < f->n_tensors && !rc; i++) {
-        const gguf_tensor *a = order[i - 1], *b = order[i];
-        if (a->offset + a->nbytes > b->offset && a->nbytes && b->nbytes)
+    const gguf_tensor *a = NULL; /* the non-empty tensor whose data ends furthest so far */
+    for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
+        const gguf_tensor *b = order[i];
+        if (!b->nbytes) continue;
+        if (a && a->offset + a->nbytes > b->offset)
             rc = fail(c, b->info_offset, "tensor '%s' data overlaps tensor '%s'", b->name, a->name);
+        if (!a || b->offset + b->nbytes > a->offset + a->nbytes) a = b;
     }
     free(order);
     return rc;
@@ -560,7 +576,13 @@ int64_t gguf_arr_i64(const gguf_value *a, uint64_t i) {
     case GGUF_INT16: return (int16_t)raw;
     case GGUF_INT32: return (int32_t)raw;
     case GGUF_INT64: return (int64_t)raw;
-    case GGUF_FLOAT32: case GGUF_FLOAT64: return (int64_t)gguf_arr_f64(a, i);
+    case GGUF_FLOAT32: case GGUF_FLOAT64: { /* saturate, NaN as 0: a plain cast would be undefined */
+        double d = gguf_arr_f64(a, i);
+        if (d != d) return 0;
+        if (d >= 9223372036854775808.0) return INT64_MAX;
+        if (d < -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)d;
+    }
     default: return (int64_t)raw;
     }
 }

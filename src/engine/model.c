@@ -214,10 +214,7 @@ int lk_llm_load(const char *path, lk_llm **out, lk_error *err) {
         goto fail;
     }
     if ((rc = load_hparams(&L)) || (rc = load_tensors(&L))) goto fail;
-    if ((rc = tok_load(m->gf, &m->tok, err))) {
-        lk_error_prefix(err, "%s", path);
-        goto fail;
-    }
+    if ((rc = tok_load(m->gf, &m->tok, err))) goto fail; /* its message starts with the path */
     if (tok_n_vocab(m->tok) > m->hp.n_vocab) {
         rc = lk_errorf(err, LK_EFORMAT, "%s: the tokenizer has %d tokens but token_embd.weight only %d rows",
                        path, tok_n_vocab(m->tok), m->hp.n_vocab);

@@ -251,6 +251,10 @@ static float softmax(cand *c, size_t n) {
 
 /* ---- the stages ---- */
 
+/* Keep a logit finite at the top (a penalty below 1 or a bias can overflow it), so that the
+ * softmax never computes inf - inf. */
+static float clamp_logit(float l) { return l > FLT_MAX ? FLT_MAX : l; }
+
 static void apply_penalties(sampler *s) {
     const lk_sampler_params *p = &s->params;
     if (s->ring_len == 0) return;
@@ -265,13 +269,16 @@ static void apply_penalties(sampler *s) {
         if (*l > 0) *l /= p->repeat_penalty;
         else *l *= p->repeat_penalty;
         *l -= (float)s->counts[tok] * p->frequency_penalty + p->presence_penalty;
+        *l = clamp_logit(*l);
     }
     for (int32_t i = 0; i < s->ring_len; i++) s->seen[s->ring[i]] = 0;
 }
 
 static void apply_bias(sampler *s) {
-    for (size_t i = 0; i < s->params.n_logit_bias; i++)
-        s->cands[s->bias[i].token].logit += s->bias[i].bias;
+    for (size_t i = 0; i < s->params.n_logit_bias; i++) {
+        float *l = &s->cands[s->bias[i].token].logit;
+        *l = clamp_logit(*l + s->bias[i].bias);
+    }
 }
 
 /* Drop candidates with logit -inf (banned, or NaN from the model). Keeps order. */
@@ -300,15 +307,44 @@ static size_t keep_typical(cand *c, size_t n, float typical_p) {
     return n;
 }
 
-/* Keep the smallest prefix of c (sorted best first) whose mass is >= top_p. */
-static size_t keep_top_p(cand *c, size_t n, float top_p) {
-    softmax(c, n);
+/* Keep the smallest most-probable prefix whose mass is >= top_p. Unless c is already sorted,
+ * the candidates are first put into buckets by how far their logit is below the max; the
+ * buckets' mass, added from the top, says which buckets hold the prefix, and only their
+ * candidates are moved to the front and sorted (the whole vocabulary only when the
+ * distribution is so flat that the prefix is most of it). */
+static size_t keep_top_p(cand *c, size_t n, float top_p, bool sorted) {
+    enum { N_BUCKETS = 256 };
+    const float bucket_width = 32.0f / N_BUCKETS; /* nats; the last bucket takes the rest */
+    float max = softmax(c, n);
+    size_t m = n;
+    if (!sorted) {
+        double mass[N_BUCKETS] = {0};
+        for (size_t i = 0; i < n; i++) {
+            float q = (max - c[i].logit) / bucket_width;
+            size_t b = q >= N_BUCKETS - 1 ? N_BUCKETS - 1 : (size_t)q;
+            c[i].key = (float)b;
+            mass[b] += c[i].p;
+        }
+        double cum = 0;
+        size_t cut = N_BUCKETS - 1;
+        for (size_t b = 0; b < N_BUCKETS; b++) {
+            cum += mass[b];
+            if (cum >= top_p) {
+                cut = b;
+                break;
+            }
+        }
+        m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (c[i].key <= (float)cut) swap_cand(&c[m++], &c[i]);
+        qsort(c, m, sizeof *c, cmp_logit_desc);
+    }
     double cum = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < m; i++) {
         cum += c[i].p;
         if (cum >= top_p) return i + 1;
     }
-    return n;
+    return m;
 }
 
 /* Keep candidates with p >= min_p * p_max, i.e. logit >= max + log(min_p). Keeps order. */
@@ -324,10 +360,7 @@ static size_t keep_min_p(cand *c, size_t n, float min_p) {
 }
 
 static void temperature(cand *c, size_t n, float temp) {
-    for (size_t i = 0; i < n; i++) {
-        float l = c[i].logit / temp;
-        c[i].logit = l > FLT_MAX ? FLT_MAX : l;
-    }
+    for (size_t i = 0; i < n; i++) c[i].logit = clamp_logit(c[i].logit / temp);
 }
 
 /* Mirostat (v1): estimate the Zipf exponent s_hat from the top m = 100 candidates, derive the
@@ -358,16 +391,18 @@ static size_t mirostat_v1(sampler *s, cand *c, size_t n) {
     return keep;
 }
 
-/* Mirostat v2: keep the candidates whose surprise -log2(p) is at most mu (at least the best). */
+/* Mirostat v2: keep the candidates whose surprise -log2(p) is at most mu, i.e. p >= 2^-mu
+ * (and at least the best). */
 static size_t mirostat_v2(sampler *s, cand *c, size_t n) {
     softmax(c, n);
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (better(&c[i], &c[best])) best = i;
     swap_cand(&c[0], &c[best]);
+    float threshold = exp2f(-s->mu);
     size_t m = 1;
     for (size_t i = 1; i < n; i++)
-        if (-log2f(c[i].p) <= s->mu) c[m++] = c[i];
+        if (c[i].p >= threshold) c[m++] = c[i];
     return m;
 }
 
@@ -379,7 +414,7 @@ static size_t run_chain(sampler *s, const float *logits) {
     for (size_t i = 0; i < n; i++) {
         float l = logits[i];
         c[i].id = (int32_t)i;
-        c[i].logit = isnan(l) ? -INFINITY : l > FLT_MAX ? FLT_MAX : l;
+        c[i].logit = isnan(l) ? -INFINITY : clamp_logit(l);
     }
     apply_penalties(s);
     apply_bias(s);
@@ -408,10 +443,7 @@ static size_t run_chain(sampler *s, const float *logits) {
             n = keep_typical(c, n, p->typical_p);
             sorted = false;
         }
-        if (p->top_p < 1.0f) {
-            if (!sorted) qsort(c, n, sizeof *c, cmp_logit_desc);
-            n = keep_top_p(c, n, p->top_p);
-        }
+        if (p->top_p < 1.0f) n = keep_top_p(c, n, p->top_p, sorted);
         if (p->min_p > 0.0f) n = keep_min_p(c, n, p->min_p);
         temperature(c, n, p->temp);
         softmax(c, n);

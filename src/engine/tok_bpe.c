@@ -82,7 +82,7 @@ int bpe_load_merges(tokenizer *t, const gguf_value *merges, lk_error *err) {
         return lk_errorf(err, LK_EFORMAT, "tokenizer.ggml.merges: %" PRIu64 " merges, more than "
                          "a vocabulary can use", n);
     size_t cap = 16;
-    while (cap < 2 * n)
+    while (cap < n + n / 2) /* at most 2/3 full */
         cap *= 2;
     t->merges = malloc(cap * sizeof *t->merges);
     if (!t->merges)

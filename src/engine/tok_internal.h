@@ -68,6 +68,8 @@ struct tokenizer {
     pretok pre;                    /* BPE only */
     int32_t bos, eos, eot, eom, unk, pad, sep;
     bool add_bos, add_eos, add_space_prefix;
+    bool spm_words;                /* SPM: no piece has a ▁ after another character, so text
+                                      can be merged word by word (same result, much faster) */
 };
 
 /* A range of bytes of the text being encoded. */
@@ -114,8 +116,8 @@ int pretok_split(const pretok *p, tok_work *w, const char *text, size_t len);
 /* Append the SentencePiece tokens of TEXT (spaces not yet escaped) to w->ids; a space is put in
  * front first when space_prefix. */
 int spm_encode(const tokenizer *t, tok_work *w, const char *text, size_t len, bool space_prefix);
-/* Fill t->byte_id with the <0xXX> tokens. */
-void spm_init_bytes(tokenizer *t);
+/* Fill t->byte_id with the <0xXX> tokens and decide t->spm_words. */
+void spm_init(tokenizer *t);
 
 /* tok_bpe.c */
 int bpe_load_merges(tokenizer *t, const gguf_value *merges, lk_error *err);

@@ -11,11 +11,29 @@
 
 #include <stdio.h>
 
-void spm_init_bytes(tokenizer *t) {
+#define SPACE_MARK "\xE2\x96\x81" /* U+2581, SentencePiece's visible space */
+
+static bool mergeable(const tokenizer *t, int32_t id);
+
+/* Does the piece have a ▁ that is not preceded by another ▁ (and is not at its start)? */
+static bool space_inside(const char *s, size_t n) {
+    for (size_t i = 1; i + 3 <= n; i++)
+        if (memcmp(s + i, SPACE_MARK, 3) == 0 && (i < 3 || memcmp(s + i - 3, SPACE_MARK, 3) != 0))
+            return true;
+    return false;
+}
+
+void spm_init(tokenizer *t) {
     for (int b = 0; b < 256; b++) {
         char s[8];
         snprintf(s, sizeof s, "<0x%02X>", b);
         t->byte_id[b] = tok_lookup(t, s, 6);
+    }
+    t->spm_words = true;
+    for (int32_t id = 0; id < t->n_vocab && t->spm_words; id++) {
+        const tok_token *tk = &t->tokens[id];
+        if (mergeable(t, id) && space_inside(t->texts + tk->text_off, tk->text_len))
+            t->spm_words = false;
     }
 }
 
@@ -122,36 +140,14 @@ static bool emit(const tokenizer *t, tok_work *w, const spm_sym *s) {
     return t->unk < 0 || tok_push(w, t->unk);
 }
 
-int spm_encode(const tokenizer *t, tok_work *w, const char *text, size_t len, bool space_prefix) {
-    /* Escape: ' ' -> U+2581 (3 bytes), with one in front when asked. */
-    if (len > (UINT32_MAX - 3) / 3)
-        return lk_errorf(w->err, LK_ERANGE, "tokenizer: a %zu-byte text is too long for "
-                         "SentencePiece (split it)", len);
-    if (!tok_reserve((void **)&w->buf, &w->cap_buf, 3 * len + 3, 1, w))
-        return LK_ENOMEM;
-    size_t n = 0;
-    if (space_prefix) {
-        memcpy(w->buf, "\xE2\x96\x81", 3);
-        n = 3;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') {
-            memcpy(w->buf + n, "\xE2\x96\x81", 3);
-            n += 3;
-        } else {
-            w->buf[n++] = text[i];
-        }
-    }
-    if (n == 0)
-        return 0;
-
-    /* One symbol per character. */
-    if (!tok_reserve(&w->sym, &w->cap_sym, n, sizeof(spm_sym), w))
+/* Merge the characters of w->buf[from..to) and output the tokens. */
+static int merge_segment(const tokenizer *t, tok_work *w, size_t from, size_t to) {
+    if (!tok_reserve(&w->sym, &w->cap_sym, to - from, sizeof(spm_sym), w))
         return LK_ENOMEM;
     spm_sym *sym = w->sym;
     int32_t n_sym = 0;
-    for (size_t off = 0; off < n;) {
-        uint32_t l = char_len((const unsigned char *)w->buf + off, n - off);
+    for (size_t off = from; off < to;) {
+        uint32_t l = char_len((const unsigned char *)w->buf + off, to - off);
         sym[n_sym] = (spm_sym){ (uint32_t)off, l, n_sym - 1, -1, -1 };
         if (n_sym > 0)
             sym[n_sym - 1].next = n_sym;
@@ -183,4 +179,45 @@ int spm_encode(const tokenizer *t, tok_work *w, const char *text, size_t len, bo
         if (!emit(t, w, &sym[i]))
             return LK_ENOMEM;
     return 0;
+}
+
+static bool is_space_mark(const char *p) {
+    return memcmp(p, SPACE_MARK, 3) == 0;
+}
+
+int spm_encode(const tokenizer *t, tok_work *w, const char *text, size_t len, bool space_prefix) {
+    /* Escape: ' ' -> U+2581 (3 bytes), with one in front when asked. */
+    if (len > (UINT32_MAX - 3) / 3)
+        return lk_errorf(w->err, LK_ERANGE, "tokenizer: a %zu-byte text is too long for "
+                         "SentencePiece (split it)", len);
+    if (!tok_reserve((void **)&w->buf, &w->cap_buf, 3 * len + 3, 1, w))
+        return LK_ENOMEM;
+    size_t n = 0;
+    if (space_prefix) {
+        memcpy(w->buf, SPACE_MARK, 3);
+        n = 3;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') {
+            memcpy(w->buf + n, SPACE_MARK, 3);
+            n += 3;
+        } else {
+            w->buf[n++] = text[i];
+        }
+    }
+    if (!t->spm_words)
+        return merge_segment(t, w, 0, n);
+    /* No piece has a ▁ after another character, so no merge crosses the start of a ▁ run that
+     * follows another character: merge word by word, with a small queue each time. */
+    size_t from = 0;
+    for (size_t i = 3; i + 3 <= n; i++) {
+        if (is_space_mark(w->buf + i) && !is_space_mark(w->buf + i - 3)) {
+            int rc = merge_segment(t, w, from, i);
+            if (rc)
+                return rc;
+            from = i;
+            i += 2;
+        }
+    }
+    return from < n ? merge_segment(t, w, from, n) : 0;
 }

@@ -103,10 +103,6 @@ void tok_work_free(tok_work *w) {
 
 /* ---- loading ---- */
 
-static const char *type_desc(const gguf_value *v) {
-    return v->type == GGUF_ARRAY ? "an array" : gguf_type_name(v->type);
-}
-
 /* Find KEY as an array of n >= n_min elements whose type passes ok(); NULL in *out when absent
  * and not required. */
 static int get_array(const gguf_file *gf, const char *key, bool required, bool (*ok)(enum gguf_type),
@@ -120,7 +116,7 @@ static int get_array(const gguf_file *gf, const char *key, bool required, bool (
     }
     if (kv->val.type != GGUF_ARRAY)
         return lk_errorf(err, LK_EFORMAT, "%s: expected an array of %s, found %s", key, want,
-                         type_desc(&kv->val));
+                         gguf_type_name(kv->val.type));
     if (!ok(kv->val.arr.elem_type))
         return lk_errorf(err, LK_EFORMAT, "%s: expected an array of %s, found an array of %s",
                          key, want, gguf_type_name(kv->val.arr.elem_type));
@@ -131,8 +127,14 @@ static int get_array(const gguf_file *gf, const char *key, bool required, bool (
     return 0;
 }
 
-static bool is_string(enum gguf_type t) { return t == GGUF_STRING; }
-static bool is_number(enum gguf_type t) { return t != GGUF_STRING && t != GGUF_ARRAY && t != GGUF_BOOL && t < GGUF_TYPE_COUNT; }
+static bool is_string(enum gguf_type t) {
+    return t == GGUF_STRING;
+}
+
+static bool is_number(enum gguf_type t) {
+    return t < GGUF_TYPE_COUNT && t != GGUF_STRING && t != GGUF_ARRAY && t != GGUF_BOOL;
+}
+
 static bool is_integer(enum gguf_type t) {
     return is_number(t) && t != GGUF_FLOAT32 && t != GGUF_FLOAT64;
 }
@@ -352,7 +354,7 @@ static void mark_eog(tokenizer *t) {
 /* Copy the vocabulary strings, types and scores. */
 static int read_tokens(tokenizer *t, const gguf_file *gf, size_t *total_out, lk_error *err) {
     const gguf_value *toks, *scores, *types;
-    int rc = get_array(gf, "tokenizer.ggml.tokens", true, is_string, "string", 1, &toks, err);
+    int rc = get_array(gf, "tokenizer.ggml.tokens", true, is_string, "string", 0, &toks, err);
     if (rc)
         return rc;
     if (toks->arr.n == 0)
@@ -434,7 +436,7 @@ static int load(tokenizer *t, const gguf_file *gf, lk_error *err) {
         t->eos = t->n_vocab > 2 ? 2 : -1;
         t->add_bos = true;
         t->add_space_prefix = true;
-        spm_init_bytes(t);
+        spm_init(t);
     } else {
         rc = pretok_init(&t->pre, pre ? pre : "default", err);
         if (rc == 0) {
@@ -496,7 +498,8 @@ int tok_load(const gguf_file *gf, tokenizer **out, lk_error *err) {
     int rc = load(t, gf, err);
     if (rc) {
         tok_free(t);
-        if (gf->path)
+        /* Say which file, unless the message (from a gguf_get_* call) does already. */
+        if (err && gf->path && strncmp(err->msg, gf->path, strlen(gf->path)) != 0)
             lk_error_prefix(err, "%s", gf->path);
         return rc;
     }
@@ -551,6 +554,8 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, bool add_specia
     *n_ids = 0;
     if (!text && len > 0)
         return lk_errorf(err, LK_EINVAL, "tok_encode: text is NULL but its length is %zu", len);
+    if (!text)
+        text = "";
     tok_work w = { .err = err };
     int rc = 0;
     if (!tok_reserve((void **)&w.ids, &w.cap_ids, len / 4 + 8, sizeof(int32_t), &w)) {
@@ -731,7 +736,7 @@ size_t tok_stream_push(tok_stream *s, const tokenizer *t, int32_t id, lk_buf *ou
     size_t before = out->len, len;
     bool strip = (s->flags & TOK_DECODE_STRIP_SPACE) && t->add_space_prefix && !s->started;
     const char *p = render(t, id, s->flags, &strip, &len);
-    if (len > 0)
+    if (!strip) /* a piece produced text (perhaps only the space that was dropped) */
         s->started = true;
     feed(s, (const unsigned char *)p, len, out);
     return out->len - before;

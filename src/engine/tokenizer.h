@@ -44,7 +44,7 @@ enum tok_model {
 /* Load the vocabulary described by GF's tokenizer.ggml.* metadata:
  *   model (required), pre (BPE: the pre-tokenizer, "default" when absent), tokens (required),
  *   scores, token_type, merges (required for "gpt2"), bos/eos/unknown/eot/eom/padding/
- *   seperator_token_id, add_bos_token, add_eos_token, add_space_prefix.
+ *   seperator_token_id, add_bos_token, add_eos_token, add_space_prefix (SPM only).
  * Defaults follow llama.cpp: SentencePiece adds BOS and a leading space, has BOS 1, EOS 2 and
  * UNK 0; BPE adds BOS only for the Llama 3 family of pre-tokenizers; the file's keys override.
  * When eot is not given it is found by text ("<|eot_id|>", "<|im_end|>", ...); eom likewise.
@@ -84,7 +84,8 @@ int32_t tok_find(const tokenizer *t, const char *text, size_t len);
 /* Vocabulary facts. Ids are -1 where the vocabulary has no such token. */
 int32_t tok_n_vocab(const tokenizer *t);
 enum tok_model tok_model(const tokenizer *t);
-const char *tok_pre(const tokenizer *t);        /* the pre-tokenizer name ("default" for SPM) */
+const char *tok_pre(const tokenizer *t);        /* the pre-tokenizer in use, by its canonical
+                                                   name ("gpt2" for "gpt-2"; "default" for SPM) */
 int32_t tok_bos(const tokenizer *t);
 int32_t tok_eos(const tokenizer *t);
 int32_t tok_eot(const tokenizer *t);
@@ -126,8 +127,8 @@ void tok_decode(const tokenizer *t, const int32_t *ids, size_t n, unsigned flags
 /* A streaming detokenizer for generated tokens. Pieces may end in the middle of a UTF-8
  * character (byte tokens, byte-level BPE); the stream holds such a tail back until the
  * character completes, so what it emits is always valid UTF-8: a byte sequence that can never
- * become valid is emitted as U+FFFD, one per maximal invalid subsequence. Plain data, no
- * allocation: declare one, tok_stream_init it, push ids, flush at the end. */
+ * become valid is emitted as U+FFFD, one per maximal invalid subsequence. The stream is plain
+ * data that owns no memory: declare one, tok_stream_init it, push ids, flush at the end. */
 typedef struct tok_stream {
     unsigned flags;             /* TOK_DECODE_* */
     bool started;               /* some token produced text already (for STRIP_SPACE) */

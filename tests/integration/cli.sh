@@ -85,7 +85,7 @@ printf 'XXXXjunk' > "$T/junk.gguf"
 "$LLMKIT" run -m "$T/junk.gguf" -p x 2>"$T/err"; [ $? -eq 1 ] || fail "junk model exits 1"
 grep -q "bad magic" "$T/err" || fail "junk model message"
 "$LLMKIT" run -m "$T/a.gguf" --chat --chat-template nosuch -p x 2>"$T/err"; [ $? -eq 1 ] || fail "bad template exits 1"
-grep -q "unknown chat template 'nosuch' (known: .*llama3" "$T/err" || fail "bad template lists names"
+grep -q "unknown chat template 'nosuch'; known templates: .*llama3" "$T/err" || fail "bad template lists names"
 ok run-errors
 
 # chat: two turns from stdin, history kept

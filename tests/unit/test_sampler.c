@@ -197,6 +197,26 @@ static void test_no_possible_token_gives_minus_one(void **state) {
     sampler_free(s);
 }
 
+/* +inf logits (a broken model) and overflowing penalties never produce NaN probabilities: the
+ * infinite token simply wins. */
+static void test_infinite_logits(void **state) {
+    (void)state;
+    float logits[] = { 1.0f, INFINITY, 2.0f, 3e38f };
+    lk_sampler_params p;
+    plain_params(&p);
+    p.repeat_penalty = 0.1f; /* boosts 3e38 past FLT_MAX */
+    sampler *s = make(&p, 4);
+    sampler_accept(s, 3);
+    const sampler_cand *c;
+    size_t n = sampler_dist(s, logits, &c);
+    for (size_t i = 0; i < n; i++) assert_false(isnan(c[i].p));
+    for (int i = 0; i < 100; i++) {
+        int32_t t = sampler_sample(s, logits);
+        assert_true(t == 1 || t == 3);
+    }
+    sampler_free(s);
+}
+
 /* ---- temperature and the plain draw ---- */
 
 /* With temperature 1 and no truncation, frequencies follow softmax(logits). */
@@ -331,6 +351,55 @@ static void test_top_p_keeps_smallest_prefix(void **state) {
     assert_float_equal(dist_p(c, 3, 0), 0.15 / 0.95, 1e-6);
     assert_true(dist_p(c, 3, 1) < 0);
     sampler_free(s);
+}
+
+static int cmp_double_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x > y ? -1 : x < y ? 1 : 0;
+}
+
+/* On a large vocabulary (where top_p selects by buckets before sorting) the nucleus is exactly
+ * the one a full sort finds, for peaked and flat distributions alike. */
+static void test_top_p_large_vocabulary(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    float *logits = malloc(N * sizeof *logits);
+    double *probs = malloc(N * sizeof *probs), *sorted = malloc(N * sizeof *sorted);
+    double spreads[] = { 0.5, 3.0, 10.0 };
+    float top_ps[] = { 0.5f, 0.9f, 0.99f };
+    for (int si = 0; si < 3; si++) {
+        uint64_t x = 5 + (uint64_t)si;
+        for (int i = 0; i < N; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            logits[i] = (float)(spreads[si] * (double)((x >> 33) % 100000) / 100000.0);
+        }
+        softmax_ref(logits, N, 1.0, probs);
+        memcpy(sorted, probs, N * sizeof *probs);
+        qsort(sorted, N, sizeof *sorted, cmp_double_desc);
+        for (int pi = 0; pi < 3; pi++) {
+            size_t want = 0;
+            double cum = 0;
+            while (want < N && cum < top_ps[pi]) cum += sorted[want++];
+            lk_sampler_params p;
+            plain_params(&p);
+            p.top_p = top_ps[pi];
+            sampler *s = make(&p, N);
+            const sampler_cand *c;
+            size_t n = sampler_dist(s, logits, &c);
+            /* float rounding may move the boundary by a token or so */
+            if (n + 1 < want || n > want + 1)
+                fail_msg("spread %g, top_p %g: kept %zu, full sort keeps %zu", spreads[si],
+                         (double)top_ps[pi], n, want);
+            double min_kept = 1;
+            for (size_t i = 0; i < n; i++)
+                if (probs[c[i].id] < min_kept) min_kept = probs[c[i].id];
+            assert_true(min_kept >= sorted[n - 1] * (1 - 1e-5)); /* the kept are the best n */
+            sampler_free(s);
+        }
+    }
+    free(logits);
+    free(probs);
+    free(sorted);
 }
 
 /* min_p drops the tokens whose probability is below min_p times the largest. */
@@ -791,11 +860,13 @@ int main(void) {
         cmocka_unit_test(test_bad_params_are_named),
         cmocka_unit_test(test_greedy_ties_go_to_lowest_id),
         cmocka_unit_test(test_no_possible_token_gives_minus_one),
+        cmocka_unit_test(test_infinite_logits),
         cmocka_unit_test(test_temperature_one_draws_softmax),
         cmocka_unit_test(test_temperature_sharpens_and_flattens),
         cmocka_unit_test(test_top_k_keeps_k_best_renormalised),
         cmocka_unit_test(test_top_k_large_vocabulary),
         cmocka_unit_test(test_top_p_keeps_smallest_prefix),
+        cmocka_unit_test(test_top_p_large_vocabulary),
         cmocka_unit_test(test_min_p_drops_below_fraction_of_max),
         cmocka_unit_test(test_typical_keeps_most_typical),
         cmocka_unit_test(test_top_k_then_top_p),

@@ -30,6 +30,8 @@ static bool testdata_present(void) {
     const char *ci = getenv("CI");
     if (ci && strcmp(ci, "true") == 0)
         fail_msg("%s is missing (CI=true: the reference vocabularies are required)", TESTDATA);
+    print_message("%s not found (run from the project root, beside ../shared): skipped\n",
+                  TESTDATA);
     return false;
 }
 
@@ -186,8 +188,8 @@ static void test_reference(void **state) {
             format_ids(got, sizeof got, ids, n);
             format_ids(exp, sizeof exp, want, n_want);
             free(ids);
-            fail_msg("%s: case %zu '%s': expected [%s], got [%s] (%zu of %zu cases passed "
-                     "before it)", name, i, text, exp, got, passed, n_cases);
+            fail_msg("%s: case %zu of %zu '%s': expected [%s], got [%s] (the first mismatch)",
+                     name, i, n_cases, text, exp, got);
         }
         free(ids);
         passed++;
@@ -379,6 +381,7 @@ typedef struct vopts {
     bool no_model, no_tokens, no_merges, tokens_as_ints, short_scores, bad_merge;
     int64_t bos;                  /* -2: default */
     bool add_eos, add_bos_false, no_bos;
+    bool o_space;                 /* spm: add the piece "o▁" (score 0), which spans words */
 } vopts;
 
 typedef struct mem_vocab {
@@ -415,7 +418,7 @@ static const float spm_scores[] = {
 };
 
 static tokenizer *spm_vocab(const vopts *o, mem_vocab *mv, int expect_rc, lk_error *err) {
-    size_t n_pieces = LK_ARRAY_LEN(spm_pieces), n = SPM_PIECES + n_pieces;
+    size_t n_pieces = LK_ARRAY_LEN(spm_pieces), n = SPM_PIECES + n_pieces + o->o_space;
     const char **toks = calloc(n, sizeof *toks);
     char (*bytes)[8] = calloc(256, 8);
     float *scores = calloc(n, sizeof *scores);
@@ -432,6 +435,10 @@ static tokenizer *spm_vocab(const vopts *o, mem_vocab *mv, int expect_rc, lk_err
         toks[SPM_PIECES + i] = spm_pieces[i];
         scores[SPM_PIECES + i] = spm_scores[i];
         types[SPM_PIECES + i] = TOK_NORMAL;
+    }
+    if (o->o_space) {
+        toks[n - 1] = "o\xE2\x96\x81";
+        types[n - 1] = TOK_NORMAL;
     }
     types[SPM_PIECES + 15] = TOK_USER_DEFINED;
     types[SPM_PIECES + 16] = TOK_CONTROL;
@@ -581,6 +588,21 @@ static void test_spm_merging(void **state) {
     mem_free(&mv);
 }
 
+/* A piece that spans a word boundary ("o▁") takes part in merging like any other. */
+static void test_spm_piece_across_words(void **state) {
+    (void)state;
+    mem_vocab mv;
+    vopts o = defaults;
+    o.o_space = true;
+    tokenizer *t = spm_vocab(&o, &mv, 0, NULL);
+    int32_t o_space = tok_find(t, "o\xE2\x96\x81", 4);
+    assert_true(o_space > 0);
+    int32_t want[] = { spm_id("\xE2\x96\x81"), spm_id("hell"), o_space, spm_id("hi") };
+    expect_ids(t, "hello hi", false, false, want, 4);
+    tok_free(t);
+    mem_free(&mv);
+}
+
 /* Control tokens are matched in text only with parse_special; user-defined ones always; text
  * after a special token gets the space prefix again. */
 static void test_spm_special_parsing(void **state) {
@@ -620,7 +642,7 @@ static void test_bos_eos_flags(void **state) {
     expect_ids(t, "hi", true, false, with, 3);
     expect_ids(t, "hi", false, false, without, 1);
     expect_ids(t, "", true, false, empty, 2);
-    expect_ids(t, "", false, false, NULL, 0);
+    expect_ids(t, "", false, false, empty, 0);
     assert_true(tok_is_eog(t, 2));
     tok_free(t);
     mem_free(&mv);
@@ -688,6 +710,18 @@ static void test_decode_flags(void **state) {
     free(s);
     s = decode_all(t, ids, 5, TOK_DECODE_SPECIAL | TOK_DECODE_STRIP_SPACE);
     assert_string_equal(s, "<s> hi<tool><|end|>");
+    free(s);
+    /* Only one space goes, even when the first piece is nothing but that space. */
+    int32_t spaced[] = { spm_id("\xE2\x96\x81"), spm_id("\xE2\x96\x81hi") };
+    s = decode_all(t, spaced, 2, TOK_DECODE_STRIP_SPACE);
+    assert_string_equal(s, " hi");
+    lk_buf out = {0};
+    tok_stream st;
+    tok_stream_init(&st, TOK_DECODE_STRIP_SPACE);
+    for (int i = 0; i < 2; i++)
+        tok_stream_push(&st, t, spaced[i], &out);
+    assert_string_equal(out.data, s);
+    lk_buf_free(&out);
     free(s);
     tok_free(t);
     mem_free(&mv);
@@ -778,9 +812,13 @@ static void expect_load_error(tokenizer *(*build)(const vopts *, mem_vocab *, in
     lk_error err = {0};
     tokenizer *t = build(&o, &mv, code, &err);
     assert_null(t);
+    if (strncmp(err.msg, "mem.gguf: ", 10) != 0 || strstr(err.msg + 10, "mem.gguf"))
+        fail_msg("error '%s' does not name the file once, first", err.msg);
     if (!strstr(err.msg, needle1) || (needle2 && !strstr(err.msg, needle2)))
         fail_msg("error '%s' does not mention '%s'%s%s", err.msg, needle1,
                  needle2 ? " and " : "", needle2 ? needle2 : "");
+    if (getenv("TOK_TEST_VERBOSE"))
+        print_message("%s\n", err.msg);
     mem_free(&mv);
 }
 
@@ -896,6 +934,7 @@ int main(void) {
         cmocka_unit_test(test_user_defined_always_matched),
         cmocka_unit_test(test_concurrent_encode),
         cmocka_unit_test(test_spm_merging),
+        cmocka_unit_test(test_spm_piece_across_words),
         cmocka_unit_test(test_spm_special_parsing),
         cmocka_unit_test(test_bos_eos_flags),
         cmocka_unit_test(test_bpe_merging),
