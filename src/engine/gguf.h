@@ -113,7 +113,8 @@ int gguf_get_str(const gguf_file *f, const char *key, bool required, char **out,
 int gguf_get_arr(const gguf_file *f, const char *key, enum gguf_type elem_type, bool required,
                  const gguf_value **out, lk_error *err);
 
-/* Read element i of a scalar array as a number. */
+/* Read element i of a scalar array as a number. gguf_arr_i64 of a float array truncates toward
+ * zero, saturates at the int64 range and gives 0 for NaN. */
 double gguf_arr_f64(const gguf_value *arr, uint64_t i);
 int64_t gguf_arr_i64(const gguf_value *arr, uint64_t i);
 
@@ -141,8 +142,8 @@ void gguf_set_kv_copy(gguf_writer *w, const gguf_kv *kv);
 /* A tensor: data (nbytes for its type and shape) is referenced, not copied, until write. */
 int gguf_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                     const int64_t *ne, const void *data, lk_error *err);
-/* Write to path atomically (path.tmp, then rename). alignment from general.alignment if set,
- * else 32. */
+/* Write to path atomically (path.tmp, then rename). alignment from general.alignment if set
+ * (it must then be a uint32 power of two, else LK_EINVAL and nothing is written), else 32. */
 int gguf_write(gguf_writer *w, const char *path, lk_error *err);
 /* Write into a malloc'd memory image (for tests and fuzz seeds). */
 int gguf_write_memory(gguf_writer *w, uint8_t **out, size_t *out_size, lk_error *err);

@@ -137,6 +137,9 @@ int gguf_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint32_t n_
     if (!qi->name) return lk_errorf(err, LK_EINVAL, "tensor '%s': unknown type %u", name, type);
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
         return lk_errorf(err, LK_EINVAL, "tensor '%s': %u dimensions", name, n_dims);
+    for (uint32_t d = 0; d < n_dims; d++)
+        if (ne[d] < 0 || ne[d] > INT64_MAX / 2)
+            return lk_errorf(err, LK_EINVAL, "tensor '%s': dimension %u is %" PRId64, name, d, ne[d]);
     if (ne[0] % qi->block_size)
         return lk_errorf(err, LK_EINVAL, "tensor '%s': %" PRId64 " columns is not a multiple of the "
                          "%s block size %d", name, ne[0], qi->name, qi->block_size);
@@ -162,15 +165,19 @@ int gguf_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint32_t n_
     return LK_OK;
 }
 
+/* The alignment general.alignment asks for (32 when unset); 0 when it is set but is not a
+ * uint32 power of two, which the reader would reject. */
 static uint32_t writer_alignment(const gguf_writer *w) {
     for (size_t i = 0; i < w->n_kv; i++) {
-        const lk_buf *b = &w->kv[i].val;
-        if (strcmp(w->kv[i].key, "general.alignment") == 0 && b->len == 8) {
-            uint32_t t = (uint32_t)((uint8_t)b->data[0] | (uint8_t)b->data[1] << 8);
-            uint32_t v = 0;
-            for (int k = 0; k < 4; k++) v |= (uint32_t)(uint8_t)b->data[4 + k] << (8 * k);
-            if (t == GGUF_UINT32 && v && !(v & (v - 1))) return v;
+        if (strcmp(w->kv[i].key, "general.alignment") != 0) continue;
+        const uint8_t *b = (const uint8_t *)w->kv[i].val.data;
+        if (w->kv[i].val.len != 8) return 0;
+        uint32_t t = 0, v = 0;
+        for (int k = 0; k < 4; k++) {
+            t |= (uint32_t)b[k] << (8 * k);
+            v |= (uint32_t)b[4 + k] << (8 * k);
         }
+        return t == GGUF_UINT32 && v && !(v & (v - 1)) ? v : 0;
     }
     return 32;
 }
@@ -207,8 +214,8 @@ static void encode_head(gguf_writer *w, lk_buf *b, uint32_t align) {
 }
 
 int gguf_write_memory(gguf_writer *w, uint8_t **out, size_t *out_size, lk_error *err) {
-    (void)err;
     uint32_t align = writer_alignment(w);
+    if (!align) return lk_errorf(err, LK_EINVAL, "general.alignment must be a uint32 power of two");
     lk_buf b = {0};
     encode_head(w, &b, align);
     static const char zeros[64];
@@ -228,6 +235,7 @@ int gguf_write_memory(gguf_writer *w, uint8_t **out, size_t *out_size, lk_error 
 
 int gguf_write(gguf_writer *w, const char *path, lk_error *err) {
     uint32_t align = writer_alignment(w);
+    if (!align) return lk_errorf(err, LK_EINVAL, "%s: general.alignment must be a uint32 power of two", path);
     size_t plen = strlen(path);
     char *tmp = lk_xmalloc(plen + 5);
     memcpy(tmp, path, plen);

@@ -139,51 +139,9 @@ typedef struct bpe_sym {
     int32_t prev, next;  /* neighbours in the word; -1 at the ends */
 } bpe_sym;
 
-typedef struct bpe_cand {
-    int32_t rank;
-    int32_t left, right; /* symbol indexes */
-    int32_t lid, rid;    /* their ids when queued */
-    int32_t result;
-} bpe_cand;
-
-static bool cand_before(const bpe_cand *a, const bpe_cand *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static bool heap_push(tok_work *w, const bpe_cand *c) {
-    if (!tok_reserve(&w->heap, &w->cap_heap, w->n_heap + 1, sizeof(bpe_cand), w))
-        return false;
-    bpe_cand *h = w->heap;
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!cand_before(c, &h[parent]))
-            break;
-        h[i] = h[parent];
-        i = parent;
-    }
-    h[i] = *c;
-    return true;
-}
-
-static bpe_cand heap_pop(tok_work *w) {
-    bpe_cand *h = w->heap;
-    bpe_cand top = h[0], last = h[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && cand_before(&h[c + 1], &h[c]))
-            c++;
-        if (!cand_before(&h[c], &last))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (n > 0)
-        h[i] = last;
-    return top;
+/* The ids of a pair, as the stamp that tells a stale candidate. */
+static uint64_t pack_ids(int32_t a, int32_t b) {
+    return (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
 }
 
 /* Queue the pair (left, right) if the vocabulary merges it. */
@@ -196,8 +154,8 @@ static bool try_pair(const tokenizer *t, tok_work *w, int32_t left, int32_t righ
     const tok_merge *m = merge_find(t, sym[left].id, sym[right].id);
     if (m->key == TOK_MERGE_EMPTY)
         return true;
-    bpe_cand c = { m->rank, left, right, sym[left].id, sym[right].id, m->result };
-    return heap_push(w, &c);
+    tok_cand c = { -(float)m->rank, left, right, m->result, pack_ids(sym[left].id, sym[right].id) };
+    return tok_heap_push(w, &c);
 }
 
 static bool emit(const tokenizer *t, tok_work *w, int32_t id) {
@@ -244,10 +202,10 @@ static int encode_word(const tokenizer *t, tok_work *w, const unsigned char *s, 
         if (!try_pair(t, w, (int32_t)i - 1, (int32_t)i))
             return LK_ENOMEM;
     while (w->n_heap > 0) {
-        bpe_cand c = heap_pop(w);
+        tok_cand c = tok_heap_pop(w);
         sym = w->sym;
         bpe_sym *l = &sym[c.left], *r = &sym[c.right];
-        if (l->id != c.lid || r->id != c.rid || l->next != c.right)
+        if (pack_ids(l->id, r->id) != c.stamp || l->next != c.right)
             continue; /* stale: one side merged since */
         l->id = c.result;
         l->next = r->next;

@@ -77,6 +77,18 @@ typedef struct tok_span {
     size_t off, len;
 } tok_span;
 
+/* A merge candidate: symbols left and right (adjacent when queued) would merge into token
+ * result. Higher priority merges first, ties to the leftmost pair: SentencePiece queues the
+ * merged piece's score, BPE minus the merge rank. stamp is what the caller needs to recognise
+ * a candidate made stale by a merge since it was queued (SPM: the merged length; BPE: the two
+ * ids, packed). */
+typedef struct tok_cand {
+    float priority;
+    int32_t left, right;
+    int32_t result;
+    uint64_t stamp;
+} tok_cand;
+
 /* Scratch for one encode call. Allocation failures set oom, and the caller reports LK_ENOMEM. */
 typedef struct tok_work {
     int32_t *ids;
@@ -85,7 +97,7 @@ typedef struct tok_work {
     size_t n_spans, cap_spans, n_spans2, cap_spans2;
     void *sym;                     /* merge symbols (tok_spm.c / tok_bpe.c decide the layout) */
     size_t cap_sym;
-    void *heap;                    /* merge candidates */
+    tok_cand *heap;                /* merge candidates, a binary heap (tok_heap_*) */
     size_t n_heap, cap_heap;
     char *buf;                     /* text scratch (escaped SPM text, byte-level encoded word) */
     size_t cap_buf;
@@ -95,6 +107,10 @@ typedef struct tok_work {
 } tok_work;
 
 /* tokenizer.c */
+/* Queue a merge candidate; false (with w->err set) when out of memory. */
+bool tok_heap_push(tok_work *w, const tok_cand *c);
+/* Take the best candidate (w->n_heap must be > 0). */
+tok_cand tok_heap_pop(tok_work *w);
 /* The id of the token whose vocabulary string is TEXT[0..LEN), or -1. */
 int32_t tok_lookup(const tokenizer *t, const char *text, size_t len);
 /* Append an id to w->ids; false (with w->err set) when out of memory. */

@@ -43,52 +43,6 @@ typedef struct spm_sym {
     int32_t id;           /* the piece formed by merging; -1 for a single character */
 } spm_sym;
 
-typedef struct spm_cand {
-    float score;
-    int32_t left, right;
-    uint32_t len;         /* of the merged piece, to recognise stale candidates */
-    int32_t id;
-} spm_cand;
-
-static bool cand_before(const spm_cand *a, const spm_cand *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static bool heap_push(tok_work *w, const spm_cand *c) {
-    if (!tok_reserve(&w->heap, &w->cap_heap, w->n_heap + 1, sizeof(spm_cand), w))
-        return false;
-    spm_cand *h = w->heap;
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!cand_before(c, &h[parent]))
-            break;
-        h[i] = h[parent];
-        i = parent;
-    }
-    h[i] = *c;
-    return true;
-}
-
-static spm_cand heap_pop(tok_work *w) {
-    spm_cand *h = w->heap;
-    spm_cand top = h[0], last = h[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && cand_before(&h[c + 1], &h[c]))
-            c++;
-        if (!cand_before(&h[c], &last))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (n > 0)
-        h[i] = last;
-    return top;
-}
 
 /* Can merging form this token? */
 static bool mergeable(const tokenizer *t, int32_t id) {
@@ -107,8 +61,8 @@ static bool try_pair(const tokenizer *t, tok_work *w, int32_t left, int32_t righ
     int32_t id = tok_lookup(t, w->buf + sym[left].start, len);
     if (!mergeable(t, id))
         return true;
-    spm_cand c = { t->tokens[id].score, left, right, len, id };
-    return heap_push(w, &c);
+    tok_cand c = { t->tokens[id].score, left, right, id, len };
+    return tok_heap_push(w, &c);
 }
 
 /* The length of the character at p: a whole valid UTF-8 sequence, else one byte. */
@@ -160,13 +114,13 @@ static int merge_segment(const tokenizer *t, tok_work *w, size_t from, size_t to
         if (!try_pair(t, w, i - 1, i))
             return LK_ENOMEM;
     while (w->n_heap > 0) {
-        spm_cand c = heap_pop(w);
+        tok_cand c = tok_heap_pop(w);
         sym = w->sym;
         spm_sym *l = &sym[c.left], *r = &sym[c.right];
-        if (l->len == 0 || r->len == 0 || l->next != c.right || l->len + r->len != c.len)
+        if (l->len == 0 || r->len == 0 || l->next != c.right || l->len + r->len != c.stamp)
             continue; /* stale: one side changed since it was queued */
         l->len += r->len;
-        l->id = c.id;
+        l->id = c.result;
         l->next = r->next;
         if (r->next >= 0)
             sym[r->next].prev = c.left;

@@ -13,6 +13,48 @@
 
 #include <inttypes.h>
 
+/* ---- the merge queue (both merge algorithms) ---- */
+
+static bool cand_before(const tok_cand *a, const tok_cand *b) {
+    return a->priority > b->priority || (a->priority == b->priority && a->left < b->left);
+}
+
+bool tok_heap_push(tok_work *w, const tok_cand *c) {
+    if (!tok_reserve((void **)&w->heap, &w->cap_heap, w->n_heap + 1, sizeof(tok_cand), w))
+        return false;
+    tok_cand *h = w->heap;
+    size_t i = w->n_heap++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!cand_before(c, &h[parent]))
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = *c;
+    return true;
+}
+
+tok_cand tok_heap_pop(tok_work *w) {
+    tok_cand *h = w->heap;
+    tok_cand top = h[0], last = h[--w->n_heap];
+    size_t i = 0, n = w->n_heap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && cand_before(&h[c + 1], &h[c]))
+            c++;
+        if (!cand_before(&h[c], &last))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (n > 0)
+        h[i] = last;
+    return top;
+}
+
 /* ---- the string -> id map ---- */
 
 static size_t str_hash(const char *s, size_t n) {

@@ -711,6 +711,31 @@ static void test_write_to_missing_directory_fails_cleanly(void **state) {
     gguf_writer_free(w);
 }
 
+/* A general.alignment the reader would reject (not a power of two, or not a uint32) makes the
+ * writer refuse, writing nothing; and a tensor with a negative dimension is refused when added. */
+static void test_writer_refuses_what_the_reader_would_reject(void **state) {
+    (void)state;
+    const char *path = tmp_path(0, "badalign.gguf");
+    lk_error err = {0};
+    gguf_writer *w = gguf_writer_new(3);
+    gguf_set_u32(w, "general.alignment", 3);
+    assert_int_equal(gguf_write(w, path, &err), LK_EINVAL);
+    assert_msg_has(err.msg, "general.alignment must be a uint32 power of two");
+    assert_false(file_exists(path));
+    uint8_t *img = NULL;
+    size_t size = 0;
+    assert_int_equal(gguf_write_memory(w, &img, &size, &err), LK_EINVAL);
+    gguf_set_u64(w, "general.alignment", 64);
+    assert_int_equal(gguf_write(w, path, &err), LK_EINVAL);
+    gguf_set_u32(w, "general.alignment", 64);
+    assert_int_equal(gguf_write(w, path, &err), LK_OK);
+    int64_t ne[2] = { 32, -1 };
+    float data[32] = {0};
+    assert_int_equal(gguf_add_tensor(w, "t", 0, 2, ne, data, &err), LK_EINVAL);
+    assert_msg_has(err.msg, "tensor 't': dimension 1 is -1");
+    gguf_writer_free(w);
+}
+
 /* After a successful write the file is complete and no .tmp file remains; writing again
  * replaces the old file whole. */
 static void test_write_leaves_no_tmp_file(void **state) {
@@ -1719,6 +1744,7 @@ int main(void) {
         cmocka_unit_test(test_add_tensor_rejects_bad_tensors),
         cmocka_unit_test(test_write_to_missing_directory_fails_cleanly),
         cmocka_unit_test(test_write_leaves_no_tmp_file),
+        cmocka_unit_test(test_writer_refuses_what_the_reader_would_reject),
         cmocka_unit_test(test_open_missing_file),
         cmocka_unit_test(test_open_directory),
         cmocka_unit_test(test_empty_file),
