@@ -3,11 +3,35 @@
 #include "cli/cli.h"
 #include "engine/tokenizer.h"
 
-/* Print bytes as a JSON string body (also readable in the plain listing). */
-static void put_escaped(FILE *f, const char *s, size_t n) {
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one. */
+static size_t utf8_valid(const unsigned char *s, size_t n) {
+    int len = lk_utf8_len(s[0]);
+    if (len < 2 || (size_t)len > n) return 0;
+    for (int i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    uint32_t cp = len == 2 ? s[0] & 0x1Fu : len == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    for (int i = 1; i < len; i++) cp = cp << 6 | (s[i] & 0x3Fu);
+    static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return (size_t)len;
+}
+
+/* Print bytes as a JSON string body (also readable in the plain listing). A byte that is not
+ * part of valid UTF-8 (a piece may be half a character) is written as the text \xNN (an
+ * escaped backslash in JSON), so that the output stays valid JSON and UTF-8. */
+static void put_escaped(FILE *f, const char *s, size_t n, bool json) {
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        unsigned char c = u[i];
+        if (c >= 0x80) {
+            size_t len = utf8_valid(u + i, n - i);
+            if (len) {
+                fwrite(u + i, 1, len, f);
+                i += len - 1;
+            } else {
+                fprintf(f, json ? "\\\\x%02x" : "\\x%02x", c);
+            }
+        } else if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
         else if (c == '\n') fputs("\\n", f);
         else if (c == '\t') fputs("\\t", f);
         else if (c == '\r') fputs("\\r", f);
@@ -69,11 +93,11 @@ int cmd_tokenize(int argc, char **argv) {
             printf(i ? " %d" : "%d", ids[i]);
         } else if (json) {
             printf("%s{\"id\": %d, \"piece\": \"", i ? ", " : "", ids[i]);
-            put_escaped(stdout, p, len);
+            put_escaped(stdout, p, len, true);
             printf("\"}");
         } else {
             printf("%6d -> '", ids[i]);
-            put_escaped(stdout, p, len);
+            put_escaped(stdout, p, len, false);
             printf("'\n");
         }
     }

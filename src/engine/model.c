@@ -198,12 +198,19 @@ static int load_tensors(loader *L) {
 
 int lk_llm_load(const char *path, lk_llm **out, lk_error *err) {
     *out = NULL;
+    gguf_file *gf = gguf_open(path, err);
+    if (!gf) return err && err->code ? err->code : LK_EFORMAT;
+    return lk_llm_from_gguf(gf, out, err);
+}
+
+int lk_llm_from_gguf(gguf_file *gf, lk_llm **out, lk_error *err) {
+    *out = NULL;
     lk_llm *m = lk_xcalloc(1, sizeof *m);
+    m->gf = gf;
+    const char *path = gf->path;
     loader L = { .m = m, .path = path, .err = err };
     char *arch = NULL;
     int rc;
-    m->gf = gguf_open(path, err);
-    if (!m->gf) { rc = err ? err->code : LK_EFORMAT; goto fail; }
     if ((rc = gguf_get_str(m->gf, "general.architecture", true, &arch, err))) goto fail;
     L.arch = arch;
     if (strcmp(arch, "llama") == 0) m->hp.arch = LK_ARCH_LLAMA;

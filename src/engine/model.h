@@ -60,6 +60,10 @@ typedef struct lk_llm {
  * shape and an engine-supported type), and the tokenizer. Errors name the file and the key or
  * tensor at fault. */
 int lk_llm_load(const char *path, lk_llm **out, lk_error *err);
+
+/* The same from a GGUF already open; the model takes ownership of gf (closed on failure too).
+ * The fuzzer uses this with gguf_open_memory. */
+int lk_llm_from_gguf(gguf_file *gf, lk_llm **out, lk_error *err);
 void lk_llm_free(lk_llm *m);
 
 /* Parameter count (all tensor elements) and the bytes of weights. */

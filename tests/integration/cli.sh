@@ -65,6 +65,8 @@ ok info
 "$LLMKIT" tokenize -m "$BPE" --json --no-bos --special "<|eot_id|>" > "$T/special" 2>"$T/err" || fail tokenize-special
 grep -q '"id": 128009' "$T/special" || fail "--special matches <|eot_id|>"
 grep -q '"id": 128009' "$T/plain" && fail "without --special <|eot_id|> is text"
+"$LLMKIT" tokenize -m "$SPM" --json "llama 🦙 \"quoted\"" 2>"$T/err" | python3 -c 'import json,sys; t=json.load(sys.stdin); assert t[0]["id"] == 1, t' \
+    || fail "tokenize --json is valid JSON even for pieces that split a character"
 ok tokenize
 
 # run: greedy is deterministic, the same seed gives the same text
