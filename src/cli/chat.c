@@ -62,6 +62,8 @@ int cmd_chat(int argc, char **argv) {
     int rc = lk_opt_parse(argc, argv, opts, &help, pos, 0, &n_pos);
     if (rc) return rc == LK_OPT_HELP ? 0 : 2;
     if (!model) return cli_usage("chat: --model is required (see llmkit chat --help)");
+    lk_gen_params gp = { .max_tokens = n_predict };
+    if (cli_sampling_params(&cs, &gp.sampling)) return 2;
 
     lk_error err = {0};
     lk_llm *m;
@@ -77,8 +79,6 @@ int cmd_chat(int argc, char **argv) {
         lk_llm_free(m);
         return cli_fail(&err);
     }
-    lk_gen_params gp = { .max_tokens = n_predict };
-    cli_sampling_params(&cs, &gp.sampling);
     bool tty = isatty(0);
     if (tty)
         fprintf(stderr, "llmkit chat: %s, template %s, seed %llu. /reset, /exit.\n", m->name,

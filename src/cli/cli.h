@@ -30,15 +30,18 @@ typedef struct cli_sampling {
     float mirostat_tau, mirostat_eta;
     int top_k, penalty_last_n, mirostat;
     unsigned long long seed;   /* CLI_SEED_UNSET until --seed */
+    lk_opt_list bias_args;     /* --logit-bias ID=BIAS, repeatable */
+    lk_logit_bias bias[32];
 } cli_sampling;
 
 /* Defaults (llama.cpp's) in *s, and the option entries for them written to out (room for
  * CLI_SAMPLING_N entries); returns how many were written. */
-#define CLI_SAMPLING_N 12
+#define CLI_SAMPLING_N 14
 #define CLI_SEED_UNSET (~0ull)
 int cli_sampling_opts(cli_sampling *s, lk_opt *out);
 /* The sampler parameters the options describe; a seed not given is drawn from the clock and
- * written back to s->seed so that the caller can print it. */
-void cli_sampling_params(cli_sampling *s, lk_sampler_params *p);
+ * written back to s->seed so that the caller can print it. Returns 0, or 2 after printing a
+ * usage error (a malformed --logit-bias). */
+int cli_sampling_params(cli_sampling *s, lk_sampler_params *p);
 
 #endif

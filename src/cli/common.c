@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <math.h>
 #include <time.h>
 
 int cli_fail(const lk_error *err) {
@@ -48,13 +49,15 @@ int cli_sampling_opts(cli_sampling *s, lk_opt *out) {
         { "repeat-last-n", 0, LK_OPT_INT, &s->penalty_last_n, "N", "penalties look at the last N tokens (64)" },
         { "mirostat", 0, LK_OPT_INT, &s->mirostat, "1|2", "mirostat sampling version (0 = off)" },
         { "mirostat-tau", 0, LK_OPT_FLOAT, &s->mirostat_tau, "TAU", "mirostat target surprise (5.0)" },
+        { "mirostat-eta", 0, LK_OPT_FLOAT, &s->mirostat_eta, "ETA", "mirostat learning rate (0.1)" },
+        { "logit-bias", 0, LK_OPT_LIST, &s->bias_args, "ID=BIAS", "add BIAS to token ID's logit; -inf bans it (repeatable)" },
         { "seed", 's', LK_OPT_U64, &s->seed, "S", "random seed (default: from the clock, printed)" },
     };
     memcpy(out, opts, sizeof opts);
     return CLI_SAMPLING_N;
 }
 
-void cli_sampling_params(cli_sampling *s, lk_sampler_params *p) {
+int cli_sampling_params(cli_sampling *s, lk_sampler_params *p) {
     lk_sampler_params_default(p);
     p->temp = s->temp;
     p->top_k = s->top_k;
@@ -74,4 +77,23 @@ void cli_sampling_params(cli_sampling *s, lk_sampler_params *p) {
         s->seed = ((unsigned long long)ts.tv_sec * 1000003ull) ^ (unsigned long long)ts.tv_nsec;
     }
     p->seed = s->seed;
+    for (int i = 0; i < s->bias_args.n; i++) {
+        const char *a = s->bias_args.items[i], *eq = strchr(a, '=');
+        long long id;
+        double bias;
+        char num[32];
+        size_t len = eq ? (size_t)(eq - a) : 0;
+        if (!eq || len == 0 || len >= sizeof num) return cli_usage("--logit-bias '%s': expected ID=BIAS", a);
+        memcpy(num, a, len);
+        num[len] = 0;
+        if (lk_parse_i64(num, &id) || id < 0 || id > INT32_MAX)
+            return cli_usage("--logit-bias '%s': '%s' is not a token id", a, num);
+        if (strcmp(eq + 1, "-inf") == 0) bias = -INFINITY;
+        else if (lk_parse_f64(eq + 1, &bias) || !isfinite(bias))
+            return cli_usage("--logit-bias '%s': '%s' is not a number (or -inf)", a, eq + 1);
+        s->bias[i] = (lk_logit_bias){ (int32_t)id, (float)bias };
+    }
+    p->logit_bias = s->bias;
+    p->n_logit_bias = (size_t)s->bias_args.n;
+    return 0;
 }

@@ -47,6 +47,8 @@ int cmd_run(int argc, char **argv) {
     if (!model) return cli_usage("run: --model is required (see llmkit run --help)");
     if (!prompt == !file) return cli_usage("run: give the prompt with exactly one of -p TEXT or -f FILE");
     if (system && !chat) return cli_usage("run: --system needs --chat");
+    lk_gen_params gp = { .max_tokens = n_predict, .stops = stops.items, .n_stops = (size_t)stops.n };
+    if (cli_sampling_params(&cs, &gp.sampling)) return 2;
 
     lk_error err = {0};
     lk_buf fbuf = {0};
@@ -76,8 +78,6 @@ int cmd_run(int argc, char **argv) {
         rc = lk_prompt_tokens(m, prompt, no_bos, special, &ids, &n_ids, &err);
     }
     lk_session s;
-    lk_gen_params gp = { .max_tokens = n_predict, .stops = stops.items, .n_stops = (size_t)stops.n };
-    cli_sampling_params(&cs, &gp.sampling);
     lk_gen_stats st;
     if (!rc) rc = lk_session_init(&s, m, n_ctx, &err);
     if (!rc) {

@@ -101,3 +101,10 @@ while [ $i -lt 60 ]; do echo "The quick brown fox jumps over the lazy dog number
 "$LLMKIT" perplexity -m "$T/a.gguf" -f "$T/text" --ctx 64 --json > "$T/out" 2>"$T/err" || fail perplexity
 grep -q '"ppl": ' "$T/out" || fail "perplexity json"
 ok perplexity
+
+# sampling options are checked before anything runs
+"$LLMKIT" run -m "$T/a.gguf" -p x --logit-bias 5=x 2>"$T/err"; [ $? -eq 2 ] || fail "bad --logit-bias exits 2"
+grep -q "'x' is not a number" "$T/err" || fail "bad --logit-bias message"
+"$LLMKIT" run -m "$T/a.gguf" -p x --logit-bias 999999=-inf 2>"$T/err"; [ $? -eq 1 ] || fail "out-of-vocabulary bias exits 1"
+grep -q "token 999999 is outside the vocabulary" "$T/err" || fail "out-of-vocabulary bias message"
+ok sampling-errors
