@@ -48,9 +48,17 @@ $(DEPS_STAMP): scripts/deps.sh
 deps:
 	scripts/deps.sh
 
+# SIMD kernels: *_avx2.c and *_avx512.c are compiled for those instruction sets and only
+# called when cpuid says the CPU has them (src/engine/quant/kernels.c).
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/obj/%_avx2.o: SIMDFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/obj/%_avx512.o: SIMDFLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq \
+    -mavx512vnni -mavx512bf16
+endif
+
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(XCFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(XCFLAGS) $(CFLAGS) $(SIMDFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -75,16 +83,19 @@ asan:
 	$(MAKE) BUILD=build-asan CC=clang OPT=-O1 \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus.
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from a copy of its seed corpus. The
+# library is built in build-fuzz/ with coverage instrumentation and ASan + UBSan.
 FUZZ_SECONDS ?= 60
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -std=c17 -O1 -g -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) $(LDLIBS) -o $@
-fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz-corpus/$$n; \
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/%.c=%)
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build-fuzz/libllmkit.a
+	@for n in $(FUZZ_NAMES); do \
+	    clang $(CPPFLAGS) -std=c17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	        tests/fuzz/$$n.c build-fuzz/libllmkit.a $(LDLIBS) -o build-fuzz/$$n || exit 1; \
+	    mkdir -p build-fuzz/corpus/$$n && cp tests/fuzz/corpus/$$n/* build-fuzz/corpus/$$n/ 2>/dev/null; \
 	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz-corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build-fuzz/corpus/$$n || exit 1; done
 
 run: $(BIN)
 	@sh scripts/demo.sh $(BIN)
@@ -93,6 +104,6 @@ bench: $(BIN)
 	@echo "benchmarks arrive with the engine-speed issue (bench/)"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d)
