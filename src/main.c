@@ -15,6 +15,8 @@ static const struct command {
     { "perplexity", cmd_perplexity, "perplexity of a model on a text file" },
     { "info",       cmd_info,       "describe a GGUF model: architecture, size, types, tokenizer" },
     { "gguf",       cmd_gguf,       "GGUF tools: random (make a test model), dump (list metadata)" },
+    { "bench",      cmd_bench,      "measure prompt processing and generation speed" },
+    { "quantize",   cmd_quantize,   "convert an F32/F16/BF16 model to Q8_0, Q4_K_M, ... as llama.cpp does" },
 };
 
 static void usage(FILE *f) {

@@ -40,7 +40,8 @@ int cmd_chat(int argc, char **argv) {
     const char *model = NULL, *system = NULL, *tmpl_name = NULL;
     int n_predict = -1, n_ctx = 0;
     cli_sampling cs;
-    lk_opt opts[32] = {
+    cli_engine ce;
+    lk_opt opts[40] = {
         { "model", 'm', LK_OPT_STR, &model, "FILE", "the GGUF model" },
         { "system", 0, LK_OPT_STR, &system, "TEXT", "a system message that opens the conversation" },
         { "chat-template", 0, LK_OPT_STR, &tmpl_name, "NAME", "use this template family instead of the model's" },
@@ -49,6 +50,7 @@ int cmd_chat(int argc, char **argv) {
     };
     int n_opts = 5;
     n_opts += cli_sampling_opts(&cs, opts + n_opts);
+    n_opts += cli_engine_opts(&ce, opts + n_opts);
     opts[n_opts].name = NULL;
     lk_cmd_help help = {
         "llmkit chat -m MODEL.gguf [--system TEXT] [options]",
@@ -67,16 +69,19 @@ int cmd_chat(int argc, char **argv) {
 
     lk_error err = {0};
     lk_llm *m;
-    if (lk_llm_load(model, &m, &err)) return cli_fail(&err);
+    lk_pool *pool;
+    if ((rc = cli_load_model(&ce, model, &m, &pool, NULL))) return rc;
     int tmpl = lk_llm_chat_template(m, tmpl_name, &err);
     if (tmpl < 0) {
         lk_llm_free(m);
+        lk_pool_free(pool);
         return cli_fail(&err);
     }
     if (n_ctx <= 0) n_ctx = LK_MIN(m->hp.n_ctx_train, 4096);
     lk_session s;
     if (lk_session_init(&s, m, n_ctx, &err)) {
         lk_llm_free(m);
+        lk_pool_free(pool);
         return cli_fail(&err);
     }
     bool tty = isatty(0);
@@ -129,5 +134,6 @@ int cmd_chat(int argc, char **argv) {
     free(h.owned);
     lk_session_free(&s);
     lk_llm_free(m);
+    lk_pool_free(pool);
     return rc;
 }

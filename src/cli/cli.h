@@ -9,6 +9,7 @@
 #include "llmkit.h"
 #include "base/base.h"
 #include "base/opt.h"
+#include "engine/model.h"
 #include "engine/sampler.h"
 
 int cmd_run(int argc, char **argv);
@@ -17,6 +18,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gguf(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Print "llmkit: <message>" for err and return 1. */
 int cli_fail(const lk_error *err);
@@ -43,5 +46,19 @@ int cli_sampling_opts(cli_sampling *s, lk_opt *out);
  * written back to s->seed so that the caller can print it. Returns 0, or 2 after printing a
  * usage error (a malformed --logit-bias). */
 int cli_sampling_params(cli_sampling *s, lk_sampler_params *p);
+
+/* Engine options shared by the commands that run a local model: threads, KV cache type, and
+ * where the weights live. */
+typedef struct cli_engine {
+    int threads;               /* -t: 0 = number of cores */
+    const char *kv_type;       /* --kv-type f16|f32|q8_0 */
+    const char *load;          /* --load auto|mmap|copy */
+} cli_engine;
+#define CLI_ENGINE_N 3
+int cli_engine_opts(cli_engine *e, lk_opt *out);
+
+/* Load the model as the options say, with a thread pool of the chosen size attached (*pool;
+ * free it after the model). Prints the error and returns 1 on failure, 2 on a bad option. */
+int cli_load_model(cli_engine *e, const char *path, lk_llm **m, lk_pool **pool, double *load_s);
 
 #endif

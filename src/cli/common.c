@@ -1,5 +1,7 @@
 /* common.c — helpers shared by the subcommands: error printing and the sampling options. */
 #include "cli/cli.h"
+#include "engine/model.h"
+#include "engine/quant/quant.h"
 
 #include <stdarg.h>
 #include <math.h>
@@ -95,5 +97,50 @@ int cli_sampling_params(cli_sampling *s, lk_sampler_params *p) {
     }
     p->logit_bias = s->bias;
     p->n_logit_bias = (size_t)s->bias_args.n;
+    return 0;
+}
+
+int cli_engine_opts(cli_engine *e, lk_opt *out) {
+    memset(e, 0, sizeof *e);
+    e->kv_type = "f16";
+    e->load = "auto";
+    const lk_opt opts[CLI_ENGINE_N] = {
+        { "threads", 't', LK_OPT_INT, &e->threads, "N", "threads (default: the number of cores)" },
+        { "kv-type", 0, LK_OPT_STR, &e->kv_type, "f16|f32|q8_0", "KV cache type (f16)" },
+        { "load", 0, LK_OPT_STR, &e->load, "auto|mmap|copy", "map the weights, or copy them to huge pages (auto)" },
+    };
+    memcpy(out, opts, sizeof opts);
+    return CLI_ENGINE_N;
+}
+
+int cli_load_model(cli_engine *e, const char *path, lk_llm **m, lk_pool **pool, double *load_s) {
+    *m = NULL;
+    *pool = NULL;
+    enum lk_load_mode mode;
+    if (strcmp(e->load, "auto") == 0) mode = LK_LOAD_AUTO;
+    else if (strcmp(e->load, "mmap") == 0) mode = LK_LOAD_MMAP;
+    else if (strcmp(e->load, "copy") == 0) mode = LK_LOAD_COPY;
+    else return cli_usage("--load '%s': expected auto, mmap or copy", e->load);
+    int kv = lk_qtype_from_name(e->kv_type);
+    if (kv != LK_F16 && kv != LK_F32 && kv != LK_Q8_0)
+        return cli_usage("--kv-type '%s': expected f16, f32 or q8_0", e->kv_type);
+    if (e->threads < 0 || e->threads > 1024) return cli_usage("--threads %d: expected 1 to 1024", e->threads);
+    lk_error err = {0};
+    double t0 = lk_now();
+    if (lk_llm_load_ex(path, mode, m, &err)) return cli_fail(&err);
+    if (load_s) *load_s = lk_now() - t0;
+    if (lk_llm_set_kv_type(*m, (uint32_t)kv, &err)) {
+        lk_llm_free(*m);
+        *m = NULL;
+        return cli_fail(&err);
+    }
+    *pool = lk_pool_new(e->threads);
+    if (!*pool) {
+        lk_llm_free(*m);
+        *m = NULL;
+        lk_errorf(&err, LK_ENOMEM, "cannot start %d threads", e->threads);
+        return cli_fail(&err);
+    }
+    lk_llm_set_pool(*m, *pool);
     return 0;
 }

@@ -101,11 +101,11 @@ int cmd_info(int argc, char **argv) {
     int ctxs[2] = { n_ctx > 0 ? n_ctx : hp->n_ctx_train, 4096 };
     int nc = n_ctx > 0 || hp->n_ctx_train == 4096 ? 1 : 2;
     for (int i = 0; i < nc; i++) {
-        double kv = (double)lk_kv_bytes_per_token(hp) * ctxs[i];
+        double kv = (double)lk_kv_bytes_per_token(hp, LK_F16) * ctxs[i];
         char k[32], tot[32];
         human(k, sizeof k, kv);
         human(tot, sizeof tot, kv + (double)lk_llm_weight_bytes(m));
-        printf("memory @ %-6d weights %s + KV cache %s (f32) = %s\n", ctxs[i], h, k, tot);
+        printf("memory @ %-6d weights %s + KV cache %s (f16) = %s\n", ctxs[i], h, k, tot);
     }
     lk_llm_free(m);
     gguf_close(gf);

@@ -16,15 +16,18 @@ int cmd_perplexity(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     int n_ctx = 512, n_batch = 0, max_windows = 0;
     bool json = false;
-    lk_opt opts[] = {
+    cli_engine ce;
+    lk_opt opts[16] = {
         { "model", 'm', LK_OPT_STR, &model, "FILE", "the GGUF model" },
         { "file", 'f', LK_OPT_STR, &file, "FILE", "the text to score" },
         { "ctx", 'c', LK_OPT_INT, &n_ctx, "N", "window size in tokens (512)" },
         { "batch", 'b', LK_OPT_INT, &n_batch, "N", "tokens per forward pass (default: the window)" },
         { "chunks", 0, LK_OPT_INT, &max_windows, "N", "score at most N windows (0 = all)" },
         { "json", 0, LK_OPT_FLAG, &json, NULL, "print the result as JSON" },
-        { NULL, 0, 0, NULL, NULL, NULL },
     };
+    int n_opts = 6;
+    n_opts += cli_engine_opts(&ce, opts + n_opts);
+    opts[n_opts].name = NULL;
     lk_cmd_help help = {
         "llmkit perplexity -m MODEL.gguf -f FILE [--ctx 512]",
         "Perplexity of the model on a text, computed as llama.cpp's perplexity tool does: the\n"
@@ -43,9 +46,10 @@ int cmd_perplexity(int argc, char **argv) {
     lk_buf text = {0};
     if (lk_read_file(file, &text, &err)) return cli_fail(&err);
     lk_llm *m;
-    if (lk_llm_load(model, &m, &err)) {
+    lk_pool *pool;
+    if ((rc = cli_load_model(&ce, model, &m, &pool, NULL))) {
         lk_buf_free(&text);
-        return cli_fail(&err);
+        return rc;
     }
     int32_t *ids = NULL;
     size_t n = 0;
@@ -68,6 +72,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     free(ids);
     lk_llm_free(m);
+    lk_pool_free(pool);
     lk_buf_free(&text);
     return rc ? cli_fail(&err) : 0;
 }

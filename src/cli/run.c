@@ -15,7 +15,8 @@ int cmd_run(int argc, char **argv) {
     bool chat = false, no_bos = false, special = false, quiet = false;
     lk_opt_list stops = {0};
     cli_sampling cs;
-    lk_opt opts[32] = {
+    cli_engine ce;
+    lk_opt opts[40] = {
         { "model", 'm', LK_OPT_STR, &model, "FILE", "the GGUF model" },
         { "prompt", 'p', LK_OPT_STR, &prompt, "TEXT", "the prompt" },
         { "file", 'f', LK_OPT_STR, &file, "FILE", "read the prompt from a file" },
@@ -31,6 +32,7 @@ int cmd_run(int argc, char **argv) {
     };
     int n_opts = 12;
     n_opts += cli_sampling_opts(&cs, opts + n_opts);
+    n_opts += cli_engine_opts(&ce, opts + n_opts);
     opts[n_opts].name = NULL;
     lk_cmd_help help = {
         "llmkit run -m MODEL.gguf (-p TEXT | -f FILE) [options]",
@@ -56,13 +58,13 @@ int cmd_run(int argc, char **argv) {
         if (lk_read_file(file, &fbuf, &err)) return cli_fail(&err);
         prompt = fbuf.data;
     }
-    double t0 = lk_now();
     lk_llm *m;
-    if (lk_llm_load(model, &m, &err)) {
+    lk_pool *pool;
+    double load_s = 0;
+    if ((rc = cli_load_model(&ce, model, &m, &pool, &load_s))) {
         lk_buf_free(&fbuf);
-        return cli_fail(&err);
+        return rc;
     }
-    double load_s = lk_now() - t0;
     if (n_ctx <= 0) n_ctx = LK_MIN(m->hp.n_ctx_train, 4096);
 
     int32_t *ids = NULL;
@@ -96,6 +98,7 @@ int cmd_run(int argc, char **argv) {
     }
     free(ids);
     lk_llm_free(m);
+    lk_pool_free(pool);
     lk_buf_free(&fbuf);
     return rc ? cli_fail(&err) : 0;
 }

@@ -15,7 +15,12 @@
  * attention runs over the cells of the token's sequence whose position is not after its own. */
 #include "engine/model.h"
 #include "base/base.h"
+#include "engine/quant/kernels.h"
 #include "engine/quant/quant.h"
+
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <inttypes.h>
 #include <math.h>
@@ -207,6 +212,7 @@ int lk_llm_from_gguf(gguf_file *gf, lk_llm **out, lk_error *err) {
     *out = NULL;
     lk_llm *m = lk_xcalloc(1, sizeof *m);
     m->gf = gf;
+    m->kv_type = LK_F16;
     const char *path = gf->path;
     loader L = { .m = m, .path = path, .err = err };
     char *arch = NULL;
@@ -244,6 +250,7 @@ fail:
 
 void lk_llm_free(lk_llm *m) {
     if (!m) return;
+    if (m->weights_mem) munmap(m->weights_mem, m->weights_mem_size);
     tok_free(m->tok);
     free(m->layers);
     free(m->vec_f32);
@@ -268,10 +275,74 @@ uint64_t lk_llm_weight_bytes(const lk_llm *m) {
     return n;
 }
 
+/* ---- run-time settings ---- */
+
+void lk_llm_set_pool(lk_llm *m, lk_pool *pool) { m->pool = pool; }
+
+int lk_llm_set_kv_type(lk_llm *m, uint32_t type, lk_error *err) {
+    if (type != LK_F32 && type != LK_F16 && type != LK_Q8_0)
+        return lk_errorf(err, LK_EINVAL, "KV cache type %s: supported are f32, f16 and q8_0",
+                         lk_qtype(type)->name ? lk_qtype(type)->name : "?");
+    if (type == LK_Q8_0 && m->hp.head_dim % LK_QK)
+        return lk_errorf(err, LK_EINVAL, "KV cache type q8_0 needs a head size that is a multiple of 32 "
+                         "(this model's is %d)", m->hp.head_dim);
+    m->kv_type = type;
+    return LK_OK;
+}
+
+/* Copy the tensor data into anonymous memory advised for transparent huge pages, point the
+ * tensors at the copy, and drop the file pages from this process. */
+static int copy_weights(lk_llm *m, lk_error *err) {
+    gguf_file *gf = m->gf;
+    size_t size = gf->size - gf->data_offset, huge = 2u << 20;
+    size_t len = (size + huge - 1) / huge * huge;
+    void *mem = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return lk_errorf(err, LK_ENOMEM, "%s: cannot allocate %zu MiB for the weights", gf->path, len >> 20);
+    /* align to 2 MiB, and give back the slack on both sides */
+    uint8_t *base = (uint8_t *)(((uintptr_t)mem + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (base > (uint8_t *)mem) munmap(mem, (size_t)(base - (uint8_t *)mem));
+    size_t after = (size_t)((uint8_t *)mem + len + huge - (base + len));
+    if (after) munmap(base + len, after);
+    madvise(base, len, MADV_HUGEPAGE);
+    memcpy(base, gf->map + gf->data_offset, size);
+    for (uint64_t i = 0; i < gf->n_tensors; i++)
+        gf->tensors[i].data = base + ((const uint8_t *)gf->tensors[i].data - (gf->map + gf->data_offset));
+    if (gf->mapped) madvise((void *)(((uintptr_t)gf->map + gf->data_offset) & ~(uintptr_t)4095),
+                            size, MADV_DONTNEED);
+    m->weights_mem = base;
+    m->weights_mem_size = len;
+    m->weights_copied = true;
+    return LK_OK;
+}
+
+/* Copy when the weights take less than half of the memory available now. */
+static bool copy_pays(const lk_llm *m) {
+    long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || psize <= 0) return false;
+    return (double)(m->gf->size - m->gf->data_offset) < 0.5 * (double)pages * (double)psize;
+}
+
+int lk_llm_load_ex(const char *path, enum lk_load_mode mode, lk_llm **out, lk_error *err) {
+    int rc = lk_llm_load(path, out, err);
+    if (rc || mode == LK_LOAD_MMAP) return rc;
+    if (mode == LK_LOAD_COPY || copy_pays(*out)) {
+        rc = copy_weights(*out, err);
+        if (rc) {
+            lk_llm_free(*out);
+            *out = NULL;
+        }
+    }
+    return rc;
+}
+
 /* ---- KV cache ---- */
 
-size_t lk_kv_bytes_per_token(const lk_hparams *hp) {
-    return 2 * sizeof(float) * (size_t)hp->n_layer * (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+static size_t kv_row_bytes(const lk_hparams *hp, uint32_t type) {
+    return lk_row_size(type, (int64_t)hp->n_head_kv * hp->head_dim);
+}
+
+size_t lk_kv_bytes_per_token(const lk_hparams *hp, uint32_t type) {
+    return 2 * (size_t)hp->n_layer * kv_row_bytes(hp, type);
 }
 
 int lk_kv_init(lk_kv *kv, const lk_llm *m, int n_cells, lk_error *err) {
@@ -280,15 +351,17 @@ int lk_kv_init(lk_kv *kv, const lk_llm *m, int n_cells, lk_error *err) {
     kv->n_cells = n_cells;
     kv->n_layer = m->hp.n_layer;
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
-    size_t n = (size_t)kv->n_layer * (size_t)n_cells * (size_t)kv->kv_dim;
-    kv->k = malloc(n * sizeof(float));
-    kv->v = malloc(n * sizeof(float));
+    kv->type = m->kv_type;
+    kv->row_bytes = kv_row_bytes(&m->hp, kv->type);
+    size_t n = (size_t)kv->n_layer * (size_t)n_cells * kv->row_bytes;
+    kv->k = malloc(n);
+    kv->v = malloc(n);
     kv->pos = malloc((size_t)n_cells * sizeof *kv->pos);
     kv->seqs = malloc((size_t)n_cells * sizeof *kv->seqs);
     if (!kv->k || !kv->v || !kv->pos || !kv->seqs) {
         lk_kv_free(kv);
         return lk_errorf(err, LK_ENOMEM, "out of memory for a KV cache of %d cells (%zu MiB)", n_cells,
-                         2 * n * sizeof(float) >> 20);
+                         2 * n >> 20);
     }
     lk_kv_clear(kv);
     return LK_OK;
@@ -312,6 +385,7 @@ void lk_kv_clear(lk_kv *kv) {
 }
 
 void lk_kv_seq_rm(lk_kv *kv, int seq, int p0, int p1) {
+    if (seq < 0 || seq >= LK_MAX_SEQ) return;
     uint64_t bit = 1ull << seq;
     for (int c = 0; c < kv->n_cells; c++) {
         if (!(kv->seqs[c] & bit) || kv->pos[c] < p0 || (p1 >= 0 && kv->pos[c] >= p1)) continue;
@@ -325,6 +399,7 @@ void lk_kv_seq_rm(lk_kv *kv, int seq, int p0, int p1) {
 }
 
 int lk_kv_seq_len(const lk_kv *kv, int seq) {
+    if (seq < 0 || seq >= LK_MAX_SEQ) return 0;
     uint64_t bit = 1ull << seq;
     int n = 0;
     for (int c = 0; c < kv->n_cells; c++)
@@ -346,11 +421,114 @@ static int kv_take(lk_kv *kv, int seq, int pos) {
     return -1;
 }
 
-/* ---- the layer functions ---- */
+/* ---- the forward pass ----
+ *
+ * Every thread of the pool runs forward_worker over the whole network; each step splits its
+ * work among the threads (rows of a matmul, tokens, token x head pairs), and a barrier
+ * separates steps. A matmul step first converts its input to the activation type of its
+ * weights (kernels.h), then hands out chunks of weight rows from an atomic counter, so that a
+ * thread whose CPU was paused for a while simply takes fewer chunks. */
 
-/* out[n, d] = x[n, d] / rms(x) * w[d] */
-static void rmsnorm(float *out, const float *x, const float *w, int n, int d, float eps) {
-    for (int t = 0; t < n; t++) {
+enum { ACT_F32, ACT_Q8_0, ACT_Q8_1, ACT_Q8_K, ACT_KINDS };
+
+typedef struct fwd {
+    const lk_llm *m;
+    lk_kv *kv;
+    const lk_batch *b;
+    const lk_kernels *K;
+    int n;                      /* tokens in the batch */
+    int n_out;                  /* of which want logits */
+    const int *cell_of;         /* [n] the cell each token's K/V goes to */
+    const int *cells;           /* [n][max_cells] the cells each token attends to */
+    const int *n_cells;         /* [n] */
+    int max_cells;
+    float *x, *xb, *q, *k, *v, *att, *hg, *hu;
+    uint8_t *aq[ACT_KINDS];     /* the input of the current matmul step, per activation type */
+    _Atomic int *counters;      /* one chunk counter per matmul step */
+    float *out_logits;
+} fwd;
+
+/* A matmul of one step: out[n, rows] = in[n, in_dim] · W^T (all of a step share `in`). */
+typedef struct mm {
+    const gguf_tensor *w;
+    float *out;
+} mm;
+
+static int act_kind(uint32_t act_type) {
+    switch (act_type) {
+    case LK_Q8_0: return ACT_Q8_0;
+    case LK_Q8_1: return ACT_Q8_1;
+    case LK_Q8_K: return ACT_Q8_K;
+    default: return ACT_F32;
+    }
+}
+
+/* [first, end) of `total` items for thread ith of nth, in whole units of `unit`. */
+static void split(int64_t total, int64_t unit, int ith, int nth, int64_t *first, int64_t *end) {
+    int64_t units = (total + unit - 1) / unit, per = (units + nth - 1) / nth;
+    *first = LK_MIN(total, (int64_t)ith * per * unit);
+    *end = LK_MIN(total, (int64_t)(ith + 1) * per * unit);
+}
+
+/* One step of matmuls sharing the input in[n, in_dim]: convert the input to each activation
+ * type the weights need, then share out chunks of rows of all the step's matrices. */
+static void matmul_step(fwd *F, int ith, int nth, int *step, const float *in, int in_dim, int n,
+                        const mm *ops, int n_ops) {
+    /* 1. convert the input once per activation type the step's weights need */
+    bool done[ACT_KINDS] = { false };
+    bool exact = F->m->f32_activations;
+    for (int o = 0; o < n_ops && !exact; o++) {
+        uint32_t at = lk_act_type(ops[o].w->type);
+        int kind = act_kind(at);
+        if (kind == ACT_F32 || done[kind]) continue;
+        done[kind] = true;
+        int bs = lk_qtype(at)->block_size;
+        int64_t first, end;
+        split((int64_t)n * in_dim, bs, ith, nth, &first, &end);
+        if (end > first)
+            F->K->act[at](in + first, F->aq[kind] + (size_t)(first / bs) * lk_qtype(at)->type_size, end - first);
+    }
+    lk_pool_barrier(F->m->pool);
+    /* 2. chunks of rows from a shared counter; chunks are numbered across the step's matrices */
+    _Atomic int *counter = &F->counters[(*step)++];
+    int rows_total = 0;
+    for (int o = 0; o < n_ops; o++) rows_total += (int)ops[o].w->ne[1];
+    int chunk = rows_total / (nth * 8);
+    chunk = chunk < 16 ? 16 : chunk > 256 ? 256 : (chunk + 15) / 16 * 16;
+    const int col_tile = 64;
+    for (;;) {
+        int c = atomic_fetch_add_explicit(counter, 1, memory_order_relaxed), o = 0;
+        while (o < n_ops) {
+            int chunks = ((int)ops[o].w->ne[1] + chunk - 1) / chunk;
+            if (c < chunks) break;
+            c -= chunks;
+            o++;
+        }
+        if (o == n_ops) break;
+        const gguf_tensor *w = ops[o].w;
+        int rows = (int)w->ne[1], r0 = c * chunk, nr = LK_MIN(chunk, rows - r0);
+        uint32_t at = lk_act_type(w->type);
+        size_t wrs = lk_row_size(w->type, in_dim);
+        if (exact && at != LK_F32) {
+            for (int r = r0; r < r0 + nr; r++)
+                for (int t = 0; t < n; t++)
+                    ops[o].out[(size_t)t * rows + r] = lk_vec_dot(w->type, (const uint8_t *)w->data + (size_t)r * wrs,
+                                                                 in + (size_t)t * in_dim, in_dim);
+            continue;
+        }
+        const uint8_t *act = at == LK_F32 ? (const uint8_t *)in : F->aq[act_kind(at)];
+        size_t ars = lk_act_row_size(w->type, in_dim);
+        for (int c0 = 0; c0 < n; c0 += col_tile)
+            F->K->gemm[w->type](in_dim, (const uint8_t *)w->data + (size_t)r0 * wrs, wrs, nr,
+                                act + (size_t)c0 * ars, ars, LK_MIN(col_tile, n - c0),
+                                ops[o].out + (size_t)c0 * rows + r0, (size_t)rows);
+    }
+    lk_pool_barrier(F->m->pool);
+}
+
+/* out[t] = x[t] / rms(x[t]) * w, for the tokens of this thread */
+static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int d, float eps, int ith, int nth) {
+    for (int t = ith; t < n; t += nth) {
         const float *xt = x + (size_t)t * d;
         double ss = 0;
         for (int i = 0; i < d; i++) ss += (double)(xt[i] * xt[i]);
@@ -360,104 +538,205 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, int d, fl
     }
 }
 
-/* out[n, rows] = x[n, in] · W^T, W: [in, rows] in its file type. Each weight row is read once. */
-static void matmul(float *out, const float *x, const gguf_tensor *w, int n) {
-    int in = (int)w->ne[0], rows = (int)w->ne[1];
-    size_t rs = lk_row_size(w->type, in);
-    const uint8_t *base = w->data;
-    for (int r = 0; r < rows; r++) {
-        const void *row = base + (size_t)r * rs;
-        for (int t = 0; t < n; t++)
-            out[(size_t)t * rows + r] = lk_vec_dot(w->type, row, x + (size_t)t * in, in);
-    }
-}
-
-static void add_bias(float *x, const float *b, int n, int d) {
-    if (!b) return;
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < d; i++) x[(size_t)t * d + i] += b[i];
-}
-
-/* Rotate pairs of each head of x[n, n_heads * head_dim] by angle pos * base^(-2i/n_rot), scaled
- * by freq_scale and divided by the Llama 3 frequency factors when present. Adjacent pairs
- * (x[2i], x[2i+1]) for llama GGUFs (whose q/k rows were permuted at conversion), NeoX pairs
- * (x[i], x[i + n_rot/2]) for qwen2. */
-static void rope(float *x, const int32_t *pos, int n, int n_heads, const lk_llm *m) {
+/* Rotate pairs of each head of row x (n_heads x head_dim) for position pos: angle
+ * pos * base^(-2i/n_rot), scaled by freq_scale and divided by the Llama 3 frequency factors.
+ * Adjacent pairs (x[2i], x[2i+1]) for llama GGUFs (whose q/k rows were permuted at
+ * conversion), NeoX pairs (x[i], x[i + n_rot/2]) for qwen2. */
+static void rope_row(float *x, int pos, int n_heads, const lk_llm *m) {
     const lk_hparams *hp = &m->hp;
     int hd = hp->head_dim, half = hp->n_rot / 2;
     float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+    float theta = (float)pos;
     float cs[4096]; /* cos, sin per pair; n_rot <= 4096 is checked at load */
-    for (int t = 0; t < n; t++) {
-        float theta = (float)pos[t];
+    for (int i = 0; i < half; i++) {
+        float ff = m->rope_freqs ? m->rope_freqs[i] : 1.0f;
+        float th = hp->rope_freq_scale * (theta / ff);
+        cs[2 * i] = cosf(th);
+        cs[2 * i + 1] = sinf(th);
+        theta *= theta_scale;
+    }
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * hd;
         for (int i = 0; i < half; i++) {
-            float ff = m->rope_freqs ? m->rope_freqs[i] : 1.0f;
-            float th = hp->rope_freq_scale * (theta / ff);
-            cs[2 * i] = cosf(th);
-            cs[2 * i + 1] = sinf(th);
-            theta *= theta_scale;
-        }
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + ((size_t)t * n_heads + h) * hd;
-            for (int i = 0; i < half; i++) {
-                int a = hp->rope_neox ? i : 2 * i, b = hp->rope_neox ? i + half : 2 * i + 1;
-                float x0 = v[a], x1 = v[b];
-                v[a] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
-                v[b] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
-            }
+            int a = hp->rope_neox ? i : 2 * i, b = hp->rope_neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
+            v[b] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
         }
     }
 }
 
-/* For token t: out[t, head h] = softmax(q·K^T / sqrt(hd)) · V over its visible cells. */
-static void attention(float *out, const float *q, const lk_kv *kv, int layer, const int *cells,
-                      const int *n_cells, int max_cells, int n, const lk_hparams *hp, float *scores) {
-    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, kv_dim = kv->kv_dim;
+/* Write row x (kv_dim floats) into a cache row of the cache's type. */
+static void kv_store(const fwd *F, uint8_t *dst, const float *x) {
+    const lk_kv *kv = F->kv;
+    if (kv->type == LK_F16) F->K->f32_to_f16(x, (uint16_t *)dst, kv->kv_dim);
+    else if (kv->type == LK_F32) memcpy(dst, x, (size_t)kv->kv_dim * sizeof(float));
+    else lk_quantize_row(kv->type, x, dst, kv->kv_dim);
+}
+
+/* q · k for one head; k is head h's slice of a cache row. */
+static float kv_dot(const fwd *F, const uint8_t *row, int h, const float *q, int hd) {
+    switch (F->kv->type) {
+    case LK_F16: return F->K->dot_f16((const uint16_t *)row + (size_t)h * hd, q, hd);
+    case LK_F32: {
+        const float *k = (const float *)row + (size_t)h * hd;
+        float s = 0;
+        for (int i = 0; i < hd; i++) s += k[i] * q[i];
+        return s;
+    }
+    default: { /* q8_0: hd is a multiple of 32 */
+        const lk_block_q8_0 *b = (const lk_block_q8_0 *)row + (size_t)h * hd / LK_QK;
+        float s = 0;
+        for (int j = 0; j < hd / LK_QK; j++) {
+            float bs = 0;
+            for (int i = 0; i < LK_QK; i++) bs += (float)b[j].qs[i] * q[j * LK_QK + i];
+            s += lk_fp16_to_fp32((uint16_t)(b[j].d[0] | b[j].d[1] << 8)) * bs;
+        }
+        return s;
+    }
+    }
+}
+
+/* y += a * v for one head's slice of a cache row. */
+static void kv_axpy(const fwd *F, float *y, float a, const uint8_t *row, int h, int hd) {
+    switch (F->kv->type) {
+    case LK_F16: F->K->axpy_f16(y, a, (const uint16_t *)row + (size_t)h * hd, hd); break;
+    case LK_F32: {
+        const float *v = (const float *)row + (size_t)h * hd;
+        for (int i = 0; i < hd; i++) y[i] += a * v[i];
+        break;
+    }
+    default: {
+        const lk_block_q8_0 *b = (const lk_block_q8_0 *)row + (size_t)h * hd / LK_QK;
+        for (int j = 0; j < hd / LK_QK; j++) {
+            float d = a * lk_fp16_to_fp32((uint16_t)(b[j].d[0] | b[j].d[1] << 8));
+            for (int i = 0; i < LK_QK; i++) y[j * LK_QK + i] += d * (float)b[j].qs[i];
+        }
+    }
+    }
+}
+
+/* att[t, h] = softmax(q[t, h] · K^T / sqrt(hd)) · V over the cells token t sees, one pass with a
+ * running maximum (the weights of earlier cells are rescaled when the maximum grows). */
+static void attention(fwd *F, int layer, int ith, int nth) {
+    const lk_hparams *hp = &F->m->hp;
+    const lk_kv *kv = F->kv;
+    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd);
-    const float *K = kv->k + (size_t)layer * kv->n_cells * kv_dim;
-    const float *V = kv->v + (size_t)layer * kv->n_cells * kv_dim;
-    for (int t = 0; t < n; t++) {
-        const int *tc = cells + (size_t)t * max_cells;
-        int nc = n_cells[t];
-        for (int h = 0; h < hp->n_head; h++) {
-            const float *qh = q + ((size_t)t * hp->n_head + h) * hd;
-            int kvh = h / group;
-            float mx = -INFINITY;
-            for (int j = 0; j < nc; j++) {
-                const float *kh = K + (size_t)tc[j] * kv_dim + (size_t)kvh * hd;
-                float s = 0;
-                for (int i = 0; i < hd; i++) s += qh[i] * kh[i];
-                scores[j] = s * scale;
-                if (scores[j] > mx) mx = scores[j];
+    const uint8_t *K = kv->k + (size_t)layer * kv->n_cells * kv->row_bytes;
+    const uint8_t *V = kv->v + (size_t)layer * kv->n_cells * kv->row_bytes;
+    int items = F->n * hp->n_head;
+    for (int it = ith; it < items; it += nth) {
+        int t = it / hp->n_head, h = it % hp->n_head, kvh = h / group;
+        const int *tc = F->cells + (size_t)t * F->max_cells;
+        int nc = F->n_cells[t];
+        const float *qh = F->q + ((size_t)t * hp->n_head + h) * hd;
+        float *oh = F->att + ((size_t)t * hp->n_head + h) * hd;
+        float mx = -INFINITY, sum = 0;
+        memset(oh, 0, (size_t)hd * sizeof(float));
+        for (int j = 0; j < nc; j++) {
+            float s = kv_dot(F, K + (size_t)tc[j] * kv->row_bytes, kvh, qh, hd) * scale;
+            if (s > mx) { /* rescale what has been summed so far */
+                float r = expf(mx - s);
+                sum *= r;
+                for (int i = 0; i < hd; i++) oh[i] *= r;
+                mx = s;
             }
-            double sum = 0;
-            for (int j = 0; j < nc; j++) {
-                scores[j] = expf(scores[j] - mx);
-                sum += scores[j];
-            }
-            float inv = (float)(1.0 / sum);
-            float *oh = out + ((size_t)t * hp->n_head + h) * hd;
-            memset(oh, 0, (size_t)hd * sizeof(float));
-            for (int j = 0; j < nc; j++) {
-                const float *vh = V + (size_t)tc[j] * kv_dim + (size_t)kvh * hd;
-                float p = scores[j] * inv;
-                for (int i = 0; i < hd; i++) oh[i] += p * vh[i];
-            }
+            float p = expf(s - mx);
+            sum += p;
+            kv_axpy(F, oh, p, V + (size_t)tc[j] * kv->row_bytes, kvh, hd);
         }
+        float inv = 1.0f / sum;
+        for (int i = 0; i < hd; i++) oh[i] *= inv;
     }
 }
 
-static void swiglu(float *g, const float *u, size_t n) {
-    for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-}
+static void forward_worker(void *ctx, int ith, int nth) {
+    fwd *F = ctx;
+    const lk_llm *m = F->m;
+    const lk_hparams *hp = &m->hp;
+    lk_pool *pool = m->pool;
+    int n = F->n, dim = hp->dim, q_dim = hp->n_head * hp->head_dim, kv_dim = F->kv->kv_dim, n_ff = hp->n_ff;
+    int step = 0;
 
-static void add(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
+    /* x = embed(tokens) */
+    size_t emb_rs = lk_row_size(m->tok_embd->type, dim);
+    for (int t = ith; t < n; t += nth)
+        lk_dequantize_row(m->tok_embd->type, (const uint8_t *)m->tok_embd->data + (size_t)F->b->tokens[t] * emb_rs,
+                          F->x + (size_t)t * dim, dim);
+    lk_pool_barrier(pool);
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const lk_layer *L = &m->layers[l];
+        /* attention block */
+        rmsnorm_rows(F->xb, F->x, L->attn_norm, n, dim, hp->norm_eps, ith, nth);   /* xb: [n, dim] */
+        lk_pool_barrier(pool);
+        mm qkv[3] = { { L->wq, F->q }, { L->wk, F->k }, { L->wv, F->v } };       /* q: [n, q_dim], k, v: [n, kv_dim] */
+        matmul_step(F, ith, nth, &step, F->xb, dim, n, qkv, 3);
+        for (int t = ith; t < n; t += nth) {                                     /* bias, rope, into the cache */
+            float *qt = F->q + (size_t)t * q_dim, *kt = F->k + (size_t)t * kv_dim, *vt = F->v + (size_t)t * kv_dim;
+            for (int i = 0; L->bq && i < q_dim; i++) qt[i] += L->bq[i];
+            for (int i = 0; L->bk && i < kv_dim; i++) kt[i] += L->bk[i];
+            for (int i = 0; L->bv && i < kv_dim; i++) vt[i] += L->bv[i];
+            rope_row(qt, F->b->pos[t], hp->n_head, m);
+            rope_row(kt, F->b->pos[t], hp->n_head_kv, m);
+            size_t at = ((size_t)l * F->kv->n_cells + (size_t)F->cell_of[t]) * F->kv->row_bytes;
+            kv_store(F, F->kv->k + at, kt);
+            kv_store(F, F->kv->v + at, vt);
+        }
+        lk_pool_barrier(pool);
+        attention(F, l, ith, nth);                                               /* att: [n, q_dim] */
+        lk_pool_barrier(pool);
+        mm o[1] = { { L->wo, F->xb } };
+        matmul_step(F, ith, nth, &step, F->att, q_dim, n, o, 1);                    /* xb: [n, dim] */
+        for (int t = ith; t < n; t += nth) {                                     /* x += xb; xb = norm(x) */
+            float *xt = F->x + (size_t)t * dim, *bt = F->xb + (size_t)t * dim;
+            for (int i = 0; i < dim; i++) xt[i] += bt[i];
+        }
+        rmsnorm_rows(F->xb, F->x, L->ffn_norm, n, dim, hp->norm_eps, ith, nth);
+        lk_pool_barrier(pool);
+        /* feed-forward block */
+        mm gu[2] = { { L->w_gate, F->hg }, { L->w_up, F->hu } };                /* hg, hu: [n, n_ff] */
+        matmul_step(F, ith, nth, &step, F->xb, dim, n, gu, 2);
+        int64_t first, end;
+        split((int64_t)n * n_ff, 64, ith, nth, &first, &end);
+        for (int64_t i = first; i < end; i++) {                                  /* hg = silu(hg) * hu */
+            float g = F->hg[i];
+            F->hg[i] = g / (1.0f + expf(-g)) * F->hu[i];
+        }
+        lk_pool_barrier(pool);
+        mm d[1] = { { L->w_down, F->xb } };
+        matmul_step(F, ith, nth, &step, F->hg, n_ff, n, d, 1);                      /* xb: [n, dim] */
+        for (int t = ith; t < n; t += nth) {
+            float *xt = F->x + (size_t)t * dim, *bt = F->xb + (size_t)t * dim;
+            for (int i = 0; i < dim; i++) xt[i] += bt[i];
+        }
+        lk_pool_barrier(pool);
+    }
+
+    /* logits for the tokens that want them: gather, norm, project */
+    if (ith == 0) {
+        int o = 0;
+        for (int t = 0; t < n; t++) {
+            bool want = F->b->logits ? F->b->logits[t] : t == n - 1;
+            if (!want) continue;
+            memmove(F->x + (size_t)o * dim, F->x + (size_t)t * dim, (size_t)dim * sizeof(float));
+            o++;
+        }
+    }
+    lk_pool_barrier(pool);
+    if (F->n_out == 0) return;
+    rmsnorm_rows(F->xb, F->x, m->output_norm, F->n_out, dim, hp->norm_eps, ith, nth);
+    lk_pool_barrier(pool);
+    mm out[1] = { { m->output, F->out_logits } };                               /* logits: [n_out, n_vocab] */
+    matmul_step(F, ith, nth, &step, F->xb, dim, F->n_out, out, 1);
 }
 
 int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_logits, lk_error *err) {
     const lk_hparams *hp = &m->hp;
     int n = b->n, dim = hp->dim, q_dim = hp->n_head * hp->head_dim, kv_dim = kv->kv_dim;
     if (n < 1) return lk_errorf(err, LK_EINVAL, "empty batch");
+    int n_out = 0;
     for (int t = 0; t < n; t++) {
         if (b->tokens[t] < 0 || b->tokens[t] >= hp->n_vocab)
             return lk_errorf(err, LK_EINVAL, "token %d at batch index %d is outside the vocabulary (%d)",
@@ -465,11 +744,13 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
         int s = b->seq ? b->seq[t] : 0;
         if (s < 0 || s >= LK_MAX_SEQ || b->pos[t] < 0)
             return lk_errorf(err, LK_EINVAL, "batch index %d: bad sequence %d or position %d", t, s, b->pos[t]);
+        n_out += (b->logits ? b->logits[t] : t == n - 1) ? 1 : 0;
     }
     if (kv->n_cells - kv->used < n)
         return lk_errorf(err, LK_ERANGE, "KV cache full: %d tokens need cells, %d of %d free (raise the context size)",
                          n, kv->n_cells - kv->used, kv->n_cells);
 
+    fwd F = { .m = m, .kv = kv, .b = b, .K = lk_kernels_active(), .n = n, .n_out = n_out, .out_logits = out_logits };
     /* each token takes a cell; then list, per token, the cells it may attend to */
     int *cell_of = lk_xmalloc((size_t)n * sizeof(int));
     for (int t = 0; t < n; t++) cell_of[t] = kv_take(kv, b->seq ? b->seq[t] : 0, b->pos[t]);
@@ -477,13 +758,28 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     int *cells = malloc((size_t)n * (size_t)max_cells * sizeof(int));
     int *n_cells = lk_xmalloc((size_t)n * sizeof(int));
     size_t sz_x = (size_t)n * dim, sz_q = (size_t)n * q_dim, sz_kv = (size_t)n * kv_dim, sz_ff = (size_t)n * hp->n_ff;
-    float *x = malloc(sz_x * sizeof(float)), *xb = malloc(sz_x * sizeof(float));
-    float *q = malloc(sz_q * sizeof(float)), *att = malloc(sz_q * sizeof(float));
-    float *k = malloc(sz_kv * sizeof(float)), *v = malloc(sz_kv * sizeof(float));
-    float *hg = malloc(sz_ff * sizeof(float)), *hu = malloc(sz_ff * sizeof(float));
-    float *scores = malloc((size_t)max_cells * sizeof(float));
+    size_t max_in = (size_t)LK_MAX(LK_MAX(dim, q_dim), hp->n_ff);
+    F.x = malloc(sz_x * sizeof(float));
+    F.xb = malloc(sz_x * sizeof(float));
+    F.q = malloc(sz_q * sizeof(float));
+    F.att = malloc(sz_q * sizeof(float));
+    F.k = malloc(sz_kv * sizeof(float));
+    F.v = malloc(sz_kv * sizeof(float));
+    F.hg = malloc(sz_ff * sizeof(float));
+    F.hu = malloc(sz_ff * sizeof(float));
+    static const uint32_t act_types[ACT_KINDS] = { LK_F32, LK_Q8_0, LK_Q8_1, LK_Q8_K };
+    bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu;
+    for (int a = 1; a < ACT_KINDS; a++) {
+        const lk_qtype_info *qi = lk_qtype(act_types[a]);
+        size_t row = (max_in + (size_t)qi->block_size - 1) / (size_t)qi->block_size * qi->type_size;
+        F.aq[a] = malloc((size_t)n * row);
+        ok = ok && F.aq[a];
+    }
+    int n_steps = 4 * hp->n_layer + 1;
+    F.counters = calloc((size_t)n_steps, sizeof *F.counters);
+    ok = ok && F.counters;
     int rc = LK_OK;
-    if (!cells || !x || !xb || !q || !att || !k || !v || !hg || !hu || !scores) {
+    if (!ok) {
         rc = lk_errorf(err, LK_ENOMEM, "out of memory for a batch of %d tokens", n);
         for (int t = 0; t < n; t++) { /* give the cells back */
             kv->pos[cell_of[t]] = -1;
@@ -496,60 +792,19 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
         uint64_t bit = 1ull << (b->seq ? b->seq[t] : 0);
         int cnt = 0;
         for (int c = 0; c < kv->n_cells; c++)
-            if ((kv->seqs[c] & bit) && kv->pos[c] <= b->pos[t]) cells[(size_t)t * max_cells + cnt++] = c;
+            if ((kv->seqs[c] & bit) && kv->pos[c] >= 0 && kv->pos[c] <= b->pos[t]) cells[(size_t)t * max_cells + cnt++] = c;
         n_cells[t] = cnt;
     }
-
-    /* x = embed(tokens) */
-    size_t emb_rs = lk_row_size(m->tok_embd->type, dim);
-    for (int t = 0; t < n; t++)
-        lk_dequantize_row(m->tok_embd->type, (const uint8_t *)m->tok_embd->data + (size_t)b->tokens[t] * emb_rs,
-                          x + (size_t)t * dim, dim);
-
-    for (int l = 0; l < hp->n_layer; l++) {
-        const lk_layer *L = &m->layers[l];
-        /* attention block */
-        rmsnorm(xb, x, L->attn_norm, n, dim, hp->norm_eps);    /* xb: [n, dim] */
-        matmul(q, xb, L->wq, n);                               /* q:  [n, n_head * hd] */
-        matmul(k, xb, L->wk, n);                               /* k:  [n, n_head_kv * hd] */
-        matmul(v, xb, L->wv, n);                               /* v:  [n, n_head_kv * hd] */
-        add_bias(q, L->bq, n, q_dim);
-        add_bias(k, L->bk, n, kv_dim);
-        add_bias(v, L->bv, n, kv_dim);
-        rope(q, b->pos, n, hp->n_head, m);
-        rope(k, b->pos, n, hp->n_head_kv, m);
-        for (int t = 0; t < n; t++) {                          /* store k, v in the token's cell */
-            size_t at = ((size_t)l * kv->n_cells + (size_t)cell_of[t]) * kv_dim;
-            memcpy(kv->k + at, k + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
-            memcpy(kv->v + at, v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
-        }
-        attention(att, q, kv, l, cells, n_cells, max_cells, n, hp, scores); /* att: [n, n_head * hd] */
-        matmul(xb, att, L->wo, n);                             /* xb: [n, dim] */
-        add(x, xb, sz_x);
-        /* feed-forward block */
-        rmsnorm(xb, x, L->ffn_norm, n, dim, hp->norm_eps);
-        matmul(hg, xb, L->w_gate, n);                          /* hg: [n, n_ff] */
-        matmul(hu, xb, L->w_up, n);                            /* hu: [n, n_ff] */
-        swiglu(hg, hu, sz_ff);
-        matmul(xb, hg, L->w_down, n);                          /* xb: [n, dim] */
-        add(x, xb, sz_x);
-    }
-
-    /* logits for the tokens that want them: gather, norm, project */
-    int n_out = 0;
-    for (int t = 0; t < n; t++) {
-        bool want = b->logits ? b->logits[t] : t == n - 1;
-        if (!want) continue;
-        memmove(x + (size_t)n_out * dim, x + (size_t)t * dim, (size_t)dim * sizeof(float));
-        n_out++;
-    }
-    if (n_out) {
-        rmsnorm(xb, x, m->output_norm, n_out, dim, hp->norm_eps);
-        matmul(out_logits, xb, m->output, n_out);              /* logits: [n_out, n_vocab] */
-    }
+    F.cell_of = cell_of;
+    F.cells = cells;
+    F.n_cells = n_cells;
+    F.max_cells = max_cells;
+    lk_pool_run(m->pool, forward_worker, &F);
 done:
     free(cell_of); free(cells); free(n_cells);
-    free(x); free(xb); free(q); free(att); free(k); free(v); free(hg); free(hu); free(scores);
+    free(F.x); free(F.xb); free(F.q); free(F.att); free(F.k); free(F.v); free(F.hg); free(F.hu);
+    for (int a = 0; a < ACT_KINDS; a++) free(F.aq[a]);
+    free((void *)F.counters);
     return rc;
 }
 

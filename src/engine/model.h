@@ -14,6 +14,7 @@
 #include "llmkit.h"
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
+#include "base/pool.h"
 
 enum lk_arch { LK_ARCH_LLAMA = 0, LK_ARCH_QWEN2 = 1 };
 
@@ -54,12 +55,39 @@ typedef struct lk_llm {
     float *vec_f32;     /* storage for the vectors above */
     tokenizer *tok;
     char *chat_template; /* tokenizer.chat_template or NULL */
+    /* run-time settings (lk_llm_set_*) */
+    lk_pool *pool;      /* threads for the forward pass; NULL: the caller's thread only */
+    uint32_t kv_type;   /* type of new KV caches: LK_F16 (default), LK_F32 or LK_Q8_0 */
+    bool f32_activations; /* multiply quantized weights with f32 activations (the scalar
+                           * lk_vec_dot) instead of 8-bit activation blocks: slow; for tests that
+                           * check the forward pass against a float reference to 1e-4 */
+    bool weights_copied; /* weights were copied to anonymous (huge-page) memory at load */
+    void *weights_mem;  /* that memory */
+    size_t weights_mem_size;
 } lk_llm;
+
+/* How lk_llm_load_ex places the weights. */
+enum lk_load_mode {
+    LK_LOAD_AUTO = 0,   /* copy when the weights fit comfortably in available memory, else map */
+    LK_LOAD_MMAP = 1,   /* use the file mapping as it is */
+    LK_LOAD_COPY = 2,   /* copy into anonymous memory with transparent huge pages */
+};
 
 /* Load a model from a GGUF file: architecture, hyperparameters, tensors (checked for presence,
  * shape and an engine-supported type), and the tokenizer. Errors name the file and the key or
  * tensor at fault. */
 int lk_llm_load(const char *path, lk_llm **out, lk_error *err);
+/* The same, choosing where the weights live (lk_llm_load uses LK_LOAD_AUTO). Copying them into
+ * anonymous memory lets the kernel back them with 2 MiB pages, which cuts TLB misses when every
+ * token streams all weights; a mapping shares the page cache and suits models larger than
+ * memory. */
+int lk_llm_load_ex(const char *path, enum lk_load_mode mode, lk_llm **out, lk_error *err);
+
+/* Use these threads for the forward pass (not owned; NULL for the caller's thread only). */
+void lk_llm_set_pool(lk_llm *m, lk_pool *pool);
+/* The type of KV caches made from now on (lk_kv_init): LK_F16, LK_F32 or LK_Q8_0 (head size a
+ * multiple of 32). LK_EINVAL otherwise. */
+int lk_llm_set_kv_type(lk_llm *m, uint32_t type, lk_error *err);
 
 /* The same from a GGUF already open; the model takes ownership of gf (closed on failure too).
  * The fuzzer uses this with gguf_open_memory. */
@@ -78,14 +106,16 @@ const char *lk_arch_name(enum lk_arch a);
 
 typedef struct lk_kv {
     int n_cells, n_layer, kv_dim;
-    float *k, *v;        /* [n_layer][n_cells][kv_dim] */
+    uint32_t type;       /* LK_F32, LK_F16 or LK_Q8_0 */
+    size_t row_bytes;    /* bytes of one cell's K (or V) in one layer */
+    uint8_t *k, *v;      /* [n_layer][n_cells][row_bytes] */
     int32_t *pos;        /* per cell: position, or -1 when free */
     uint64_t *seqs;      /* per cell: bit s set when sequence s uses it (a shared prefix has several) */
     int used;            /* cells in use */
     int hint;            /* where to start looking for a free cell */
 } lk_kv;
 
-/* A cache of n_cells cells for model m. */
+/* A cache of n_cells cells for model m, of type m->kv_type. */
 int lk_kv_init(lk_kv *kv, const lk_llm *m, int n_cells, lk_error *err);
 void lk_kv_free(lk_kv *kv);
 /* Drop every cell. */
@@ -94,8 +124,8 @@ void lk_kv_clear(lk_kv *kv);
 void lk_kv_seq_rm(lk_kv *kv, int seq, int p0, int p1);
 /* Number of positions sequence seq holds (its highest position + 1, or 0). */
 int lk_kv_seq_len(const lk_kv *kv, int seq);
-/* Bytes of K and V per token. */
-size_t lk_kv_bytes_per_token(const lk_hparams *hp);
+/* Bytes of K and V per token for a cache of the given type. */
+size_t lk_kv_bytes_per_token(const lk_hparams *hp, uint32_t type);
 
 /* ---- forward ---- */
 

@@ -50,6 +50,10 @@ typedef struct lk_kernels {
     const char *name;                  /* "scalar", "avx2", "avx512" */
     lk_gemm_fn gemm[LK_QTYPE_COUNT];   /* by weight type; NULL where the engine has none */
     lk_act_fn act[LK_QTYPE_COUNT];     /* by activation type (q8_0, q8_1, q8_K) */
+    /* attention over an f16 KV cache (kernels_attn*.c) */
+    float (*dot_f16)(const uint16_t *k, const float *q, int n);     /* sum k[i] * q[i] */
+    void (*axpy_f16)(float *y, float a, const uint16_t *v, int n);  /* y[i] += a * v[i] */
+    void (*f32_to_f16)(const float *x, uint16_t *y, int n);         /* round to nearest even */
 } lk_kernels;
 
 enum lk_simd { LK_SIMD_SCALAR = 0, LK_SIMD_AVX2 = 1, LK_SIMD_AVX512 = 2 };
@@ -84,5 +88,8 @@ void lk_register_avx2(lk_kernels *k);
 void lk_register_k_avx2(lk_kernels *k);
 void lk_register_avx512(lk_kernels *k);
 void lk_register_k_avx512(lk_kernels *k);
+void lk_register_attn_scalar(lk_kernels *k);  /* kernels_attn.c */
+void lk_register_attn_avx2(lk_kernels *k);    /* kernels_attn_avx2.c */
+void lk_register_attn_avx512(lk_kernels *k);  /* kernels_attn_avx512.c */
 
 #endif
