@@ -304,11 +304,20 @@ static int copy_weights(lk_llm *m, lk_error *err) {
     size_t after = (size_t)((uint8_t *)mem + len + huge - (base + len));
     if (after) munmap(base + len, after);
     madvise(base, len, MADV_HUGEPAGE);
-    memcpy(base, gf->map + gf->data_offset, size);
+    /* copy in slices, dropping each slice of the file mapping once copied, so that the peak
+     * resident size is the copy plus one slice, not twice the weights */
+    const uint8_t *src = gf->map + gf->data_offset;
+    const size_t slice = 32u << 20;
+    for (size_t off = 0; off < size; off += slice) {
+        size_t n = LK_MIN(slice, size - off);
+        memcpy(base + off, src + off, n);
+        if (gf->mapped) {
+            uintptr_t a = ((uintptr_t)(src + off) + 4095) & ~(uintptr_t)4095, b = ((uintptr_t)(src + off + n)) & ~(uintptr_t)4095;
+            if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+        }
+    }
     for (uint64_t i = 0; i < gf->n_tensors; i++)
-        gf->tensors[i].data = base + ((const uint8_t *)gf->tensors[i].data - (gf->map + gf->data_offset));
-    if (gf->mapped) madvise((void *)(((uintptr_t)gf->map + gf->data_offset) & ~(uintptr_t)4095),
-                            size, MADV_DONTNEED);
+        gf->tensors[i].data = base + ((const uint8_t *)gf->tensors[i].data - src);
     m->weights_mem = base;
     m->weights_mem_size = len;
     m->weights_copied = true;
