@@ -502,8 +502,10 @@ static void matmul_step(fwd *F, int ith, int nth, int *step, const float *in, in
     _Atomic int *counter = &F->counters[(*step)++];
     int rows_total = 0;
     for (int o = 0; o < n_ops; o++) rows_total += (int)ops[o].w->ne[1];
-    int chunk = rows_total / (nth * 8);
-    chunk = chunk < 16 ? 16 : chunk > 256 ? 256 : (chunk + 15) / 16 * 16;
+    /* about 8 chunks per thread, so that a thread that was paused takes fewer; with many tokens,
+     * at least 64 rows, since the kernels repack the activations once per call */
+    int chunk = rows_total / (nth * 8), min_chunk = n >= 6 ? 64 : 16;
+    chunk = chunk < min_chunk ? min_chunk : chunk > 256 ? 256 : (chunk + 15) / 16 * 16;
     const int col_tile = 64;
     for (;;) {
         int c = atomic_fetch_add_explicit(counter, 1, memory_order_relaxed), o = 0;
