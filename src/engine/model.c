@@ -452,6 +452,7 @@ typedef struct fwd {
     const int *n_cells;         /* [n] */
     int max_cells;
     float *x, *xb, *q, *k, *v, *att, *hg, *hu;
+    float *scores;              /* [nth][max_cells] attention scratch */
     uint8_t *aq[ACT_KINDS];     /* the input of the current matmul step, per activation type */
     _Atomic int *counters;      /* one chunk counter per matmul step */
     float *out_logits;
@@ -627,8 +628,9 @@ static void kv_axpy(const fwd *F, float *y, float a, const uint8_t *row, int h, 
     }
 }
 
-/* att[t, h] = softmax(q[t, h] · K^T / sqrt(hd)) · V over the cells token t sees, one pass with a
- * running maximum (the weights of earlier cells are rescaled when the maximum grows). */
+/* att[t, h] = softmax(q[t, h] · K^T / sqrt(hd)) · V over the cells token t sees. An f16 cache
+ * goes to the kernel (attn_f16); other cache types take one pass with a running maximum (the
+ * weights of earlier cells are rescaled when the maximum grows). */
 static void attention(fwd *F, int layer, int ith, int nth) {
     const lk_hparams *hp = &F->m->hp;
     const lk_kv *kv = F->kv;
@@ -636,6 +638,7 @@ static void attention(fwd *F, int layer, int ith, int nth) {
     float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *K = kv->k + (size_t)layer * kv->n_cells * kv->row_bytes;
     const uint8_t *V = kv->v + (size_t)layer * kv->n_cells * kv->row_bytes;
+    float *scratch = F->scores + (size_t)ith * F->max_cells;
     int items = F->n * hp->n_head;
     for (int it = ith; it < items; it += nth) {
         int t = it / hp->n_head, h = it % hp->n_head, kvh = h / group;
@@ -643,6 +646,11 @@ static void attention(fwd *F, int layer, int ith, int nth) {
         int nc = F->n_cells[t];
         const float *qh = F->q + ((size_t)t * hp->n_head + h) * hd;
         float *oh = F->att + ((size_t)t * hp->n_head + h) * hd;
+        if (kv->type == LK_F16) {
+            F->K->attn_f16(qh, (const uint16_t *)K + (size_t)kvh * hd, (const uint16_t *)V + (size_t)kvh * hd,
+                           kv->row_bytes / 2, tc, nc, hd, scale, scratch, oh);
+            continue;
+        }
         float mx = -INFINITY, sum = 0;
         memset(oh, 0, (size_t)hd * sizeof(float));
         for (int j = 0; j < nc; j++) {
@@ -778,8 +786,9 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     F.v = malloc(sz_kv * sizeof(float));
     F.hg = malloc(sz_ff * sizeof(float));
     F.hu = malloc(sz_ff * sizeof(float));
+    F.scores = malloc((size_t)lk_pool_size(m->pool) * (size_t)max_cells * sizeof(float));
     static const uint32_t act_types[ACT_KINDS] = { LK_F32, LK_Q8_0, LK_Q8_1, LK_Q8_K };
-    bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu;
+    bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu && F.scores;
     for (int a = 1; a < ACT_KINDS; a++) {
         const lk_qtype_info *qi = lk_qtype(act_types[a]);
         size_t row = (max_in + (size_t)qi->block_size - 1) / (size_t)qi->block_size * qi->type_size;
@@ -813,7 +822,7 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     lk_pool_run(m->pool, forward_worker, &F);
 done:
     free(cell_of); free(cells); free(n_cells);
-    free(F.x); free(F.xb); free(F.q); free(F.att); free(F.k); free(F.v); free(F.hg); free(F.hu);
+    free(F.x); free(F.xb); free(F.q); free(F.att); free(F.k); free(F.v); free(F.hg); free(F.hu); free(F.scores);
     for (int a = 0; a < ACT_KINDS; a++) free(F.aq[a]);
     free((void *)F.counters);
     return rc;
