@@ -135,3 +135,34 @@ grep -q "tensor 'token_embd.weight' is q8_0" "$T/err" || fail "quantized input n
 grep -q "nodir" "$T/err" || fail "unwritable output names the path"
 [ -e "$T/x.gguf" ] || [ -e "$T/x.gguf.tmp" ] || [ -e "$T/nodir" ] && fail "a failed quantize leaves no file"
 ok quantize-errors
+
+# bench: a table, and JSON with both tests; engine options are checked
+"$LLMKIT" bench -m "$T/a.gguf" -p 16 -n 4 -r 1 -t 2 > "$T/out" 2>"$T/err" || fail bench
+grep -q "| pp16 |" "$T/out" && grep -q "| tg4 |" "$T/out" || fail "bench table has pp16 and tg4"
+grep -q "peak RSS" "$T/out" || fail "bench prints peak RSS"
+"$LLMKIT" bench -m "$T/a.gguf" -p 16 -n 4 -r 2 --json --kv-type f32 --load mmap 2>"$T/err" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); assert [t["test"] for t in r["tests"]] == ["pp16", "tg4"] and r["weights"] == "mapped" and r["kv_type"] == "f32", r' \
+    || fail "bench --json"
+"$LLMKIT" bench -m "$T/a.gguf" --kv-type q4_0 2>"$T/err"; [ $? -eq 2 ] || fail "bad --kv-type exits 2"
+grep -q "expected f16, f32 or q8_0" "$T/err" || fail "bad --kv-type message"
+"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 8 --temp 0 -t 1 --load copy -q > "$T/g3" 2>"$T/err" || fail "run -t 1 --load copy"
+"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 8 --temp 0 -t 2 --load mmap -q > "$T/g4" 2>"$T/err" || fail "run -t 2 --load mmap"
+cmp -s "$T/g3" "$T/g4" || fail "threads and load mode do not change greedy output"
+LLMKIT_SIMD=scalar "$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 4 --temp 0 -q > /dev/null 2>"$T/err" || fail "LLMKIT_SIMD=scalar"
+ok bench-and-engine-options
+
+# perplexity of a Q8_0 model is within 0.5% of its F16 source's, on the same text
+"$LLMKIT" gguf random --vocab-from "$SPM" --layers 2 --dim 128 --heads 4 --kv-heads 2 --ffn 256 --type f16 --seed 11 -o "$T/p16.gguf" 2>/dev/null || fail "random f16"
+"$LLMKIT" quantize "$T/p16.gguf" "$T/p8.gguf" q8_0 > /dev/null 2>"$T/err" || fail "quantize q8_0"
+"$LLMKIT" perplexity -m "$T/p16.gguf" -f "$T/text" --ctx 64 --json > "$T/ppl16" 2>"$T/err" || fail "perplexity f16"
+"$LLMKIT" perplexity -m "$T/p8.gguf" -f "$T/text" --ctx 64 --json > "$T/ppl8" 2>"$T/err" || fail "perplexity q8_0"
+python3 - "$T/ppl16" "$T/ppl8" <<'PY' || fail "q8_0 perplexity within 0.5% of f16"
+import json, sys
+a, b = (json.load(open(p))["ppl"] for p in sys.argv[1:3])
+print(f"ppl f16 {a:.4f} q8_0 {b:.4f} ({100 * (b - a) / a:+.3f}%)")
+assert abs(b - a) / a < 0.005
+PY
+ok perplexity-q8_0-vs-f16
+"$LLMKIT" run -m "$T/a.gguf" -p x -n 2 --kv-type q8_0 2>"$T/err"; [ $? -eq 1 ] || fail "q8_0 KV with head size 16 exits 1"
+grep -q "KV cache type q8_0 needs a head size that is a multiple of 32 (this model's is 16)" "$T/err" || fail "q8_0 KV message"
+ok kv-type-errors
