@@ -28,14 +28,14 @@ static const char *main_type(const lk_llm *m) {
 
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL;
-    int n_prompt = 512, n_gen = 128, reps = 5, n_batch = 512;
+    int n_prompt = 512, n_gen = 128, reps = 5, n_batch = 256;
     bool json = false;
     cli_engine ce;
     lk_opt opts[16] = {
         { "model", 'm', LK_OPT_STR, &model, "FILE", "the GGUF model" },
         { "n-prompt", 'p', LK_OPT_INT, &n_prompt, "N", "prompt tokens (512; 0 = skip)" },
         { "n-gen", 'n', LK_OPT_INT, &n_gen, "N", "generated tokens (128; 0 = skip)" },
-        { "batch", 'b', LK_OPT_INT, &n_batch, "N", "prompt tokens per forward pass (512)" },
+        { "batch", 'b', LK_OPT_INT, &n_batch, "N", "prompt tokens per forward pass (256)" },
         { "repetitions", 'r', LK_OPT_INT, &reps, "N", "runs of each test (5), after one warm-up" },
         { "json", 0, LK_OPT_FLAG, &json, NULL, "print JSON instead of a table" },
     };

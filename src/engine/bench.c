@@ -16,7 +16,7 @@ static void fill_tokens(int32_t *t, int n, int n_vocab) {
 
 int lk_bench_pp(const lk_llm *m, int n_prompt, int n_batch, double *seconds, lk_error *err) {
     if (n_prompt < 1) return lk_errorf(err, LK_EINVAL, "bench: prompt of %d tokens", n_prompt);
-    if (n_batch < 1) n_batch = 512;
+    if (n_batch < 1) n_batch = 256;
     lk_kv kv;
     int rc = lk_kv_init(&kv, m, n_prompt, err);
     if (rc) return rc;

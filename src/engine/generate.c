@@ -67,7 +67,7 @@ int lk_session_generate(lk_session *s, const int32_t *prompt, int n_prompt, cons
     tok_stream_init(&ts, 0);
     lk_buf piece = {0}, out = {0};
     double t_start = lk_now();
-    int rc = eval_prompt(s, prompt, n_prompt, gp->n_batch > 0 ? gp->n_batch : 512, logits, st, err);
+    int rc = eval_prompt(s, prompt, n_prompt, gp->n_batch > 0 ? gp->n_batch : 256, logits, st, err);
     for (int i = 0; i < n_prompt && !rc; i++) sampler_accept(smp, prompt[i]);
     double t_first = 0;
     bool cancelled = false, hit = false;

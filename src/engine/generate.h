@@ -16,7 +16,7 @@ typedef struct lk_gen_params {
     int max_tokens;               /* < 0: until the context is full */
     const char *const *stops;     /* stop strings */
     size_t n_stops;
-    int n_batch;                  /* prompt tokens per forward pass (default 512 when 0) */
+    int n_batch;                  /* prompt tokens per forward pass (default 256 when 0) */
 } lk_gen_params;
 
 typedef struct lk_gen_stats {

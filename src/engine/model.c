@@ -789,7 +789,15 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     F.scores = malloc((size_t)lk_pool_size(m->pool) * (size_t)max_cells * sizeof(float));
     static const uint32_t act_types[ACT_KINDS] = { LK_F32, LK_Q8_0, LK_Q8_1, LK_Q8_K };
     bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu && F.scores;
+    bool needed[ACT_KINDS] = { false }; /* only the activation types the model's weights use */
+    needed[act_kind(lk_act_type(m->output->type))] = true;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const lk_layer *L = &m->layers[l];
+        const gguf_tensor *ws[7] = { L->wq, L->wk, L->wv, L->wo, L->w_gate, L->w_up, L->w_down };
+        for (int i = 0; i < 7; i++) needed[act_kind(lk_act_type(ws[i]->type))] = true;
+    }
     for (int a = 1; a < ACT_KINDS; a++) {
+        if (!needed[a] || m->f32_activations) continue;
         const lk_qtype_info *qi = lk_qtype(act_types[a]);
         size_t row = (max_in + (size_t)qi->block_size - 1) / (size_t)qi->block_size * qi->type_size;
         F.aq[a] = malloc((size_t)n * row);
