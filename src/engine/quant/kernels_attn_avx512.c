@@ -1,9 +1,6 @@
 /* kernels_attn_avx512.c — attention kernels over an f16 KV cache with AVX-512 (see kernels.h). */
 #include "engine/quant/kernels.h"
 
-#include <math.h>
-#include <string.h>
-
 #if defined(__x86_64__) && defined(__AVX512F__)
 #include <immintrin.h>
 #include "base/base.h"
@@ -41,21 +38,7 @@ static void f32_to_f16(const float *x, uint16_t *y, int n) {
     for (; i < n; i++) y[i] = lk_fp32_to_fp16(x[i]);
 }
 
-/* Two passes: the scores and their maximum, then the weighted sum of V. */
-static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
-                     const int *cells, int nc, int hd, float scale, float *scratch, float *out) {
-    float mx = -INFINITY;
-    for (int j = 0; j < nc; j++) {
-        float s = dot_f16(k + (size_t)cells[j] * stride, q, hd) * scale;
-        scratch[j] = s;
-        if (s > mx) mx = s;
-    }
-    float sum = 0;
-    for (int j = 0; j < nc; j++) sum += (scratch[j] = expf(scratch[j] - mx));
-    memset(out, 0, (size_t)hd * sizeof(float));
-    float inv = 1.0f / sum;
-    for (int j = 0; j < nc; j++) axpy_f16(out, scratch[j] * inv, v + (size_t)cells[j] * stride, hd);
-}
+#include "engine/quant/kernels_attn_impl.h"
 
 void lk_register_attn_avx512(lk_kernels *k) {
     k->dot_f16 = dot_f16;

@@ -1,0 +1,26 @@
+/* kernels_attn_impl.h — the attention kernel over an f16 cache, shared by the scalar, AVX2 and
+ * AVX-512 files: each defines its own dot_f16 and axpy_f16, then includes this, so that the
+ * loop below is compiled with (and inlines) that path's instructions. */
+#ifndef LK_KERNELS_ATTN_IMPL_H
+#define LK_KERNELS_ATTN_IMPL_H
+
+#include <math.h>
+#include <string.h>
+
+/* Two passes: the scores and their maximum, then the weighted sum of V. */
+static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                     const int *cells, int nc, int hd, float scale, float *scratch, float *out) {
+    float mx = -INFINITY;
+    for (int j = 0; j < nc; j++) {
+        float s = dot_f16(k + (size_t)cells[j] * stride, q, hd) * scale;
+        scratch[j] = s;
+        if (s > mx) mx = s;
+    }
+    float sum = 0;
+    for (int j = 0; j < nc; j++) sum += (scratch[j] = expf(scratch[j] - mx));
+    memset(out, 0, (size_t)hd * sizeof(float));
+    float inv = 1.0f / sum;
+    for (int j = 0; j < nc; j++) axpy_f16(out, scratch[j] * inv, v + (size_t)cells[j] * stride, hd);
+}
+
+#endif
