@@ -638,7 +638,18 @@ static void attention(fwd *F, int layer, int ith, int nth) {
     float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *K = kv->k + (size_t)layer * kv->n_cells * kv->row_bytes;
     const uint8_t *V = kv->v + (size_t)layer * kv->n_cells * kv->row_bytes;
-    float *scratch = F->scores + (size_t)ith * F->max_cells;
+    float *scratch = F->scores + (size_t)ith * F->max_cells * group;
+    if (kv->type == LK_F16) { /* one item per token and KV head: its group of query heads together */
+        int items = F->n * hp->n_head_kv;
+        for (int it = ith; it < items; it += nth) {
+            int t = it / hp->n_head_kv, kvh = it % hp->n_head_kv;
+            size_t h0 = (size_t)t * hp->n_head + (size_t)kvh * group;
+            F->K->attn_f16(F->q + h0 * hd, group, (const uint16_t *)K + (size_t)kvh * hd,
+                           (const uint16_t *)V + (size_t)kvh * hd, kv->row_bytes / 2, F->cells + (size_t)t * F->max_cells,
+                           F->n_cells[t], hd, scale, scratch, F->att + h0 * hd);
+        }
+        return;
+    }
     int items = F->n * hp->n_head;
     for (int it = ith; it < items; it += nth) {
         int t = it / hp->n_head, h = it % hp->n_head, kvh = h / group;
@@ -646,11 +657,6 @@ static void attention(fwd *F, int layer, int ith, int nth) {
         int nc = F->n_cells[t];
         const float *qh = F->q + ((size_t)t * hp->n_head + h) * hd;
         float *oh = F->att + ((size_t)t * hp->n_head + h) * hd;
-        if (kv->type == LK_F16) {
-            F->K->attn_f16(qh, (const uint16_t *)K + (size_t)kvh * hd, (const uint16_t *)V + (size_t)kvh * hd,
-                           kv->row_bytes / 2, tc, nc, hd, scale, scratch, oh);
-            continue;
-        }
         float mx = -INFINITY, sum = 0;
         memset(oh, 0, (size_t)hd * sizeof(float));
         for (int j = 0; j < nc; j++) {
@@ -786,7 +792,7 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     F.v = malloc(sz_kv * sizeof(float));
     F.hg = malloc(sz_ff * sizeof(float));
     F.hu = malloc(sz_ff * sizeof(float));
-    F.scores = malloc((size_t)lk_pool_size(m->pool) * (size_t)max_cells * sizeof(float));
+    F.scores = malloc((size_t)lk_pool_size(m->pool) * (size_t)max_cells * (size_t)(hp->n_head / hp->n_head_kv) * sizeof(float));
     static const uint32_t act_types[ACT_KINDS] = { LK_F32, LK_Q8_0, LK_Q8_1, LK_Q8_K };
     bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu && F.scores;
     bool needed[ACT_KINDS] = { false }; /* only the activation types the model's weights use */

@@ -54,10 +54,11 @@ typedef struct lk_kernels {
     float (*dot_f16)(const uint16_t *k, const float *q, int n);     /* sum k[i] * q[i] */
     void (*axpy_f16)(float *y, float a, const uint16_t *v, int n);  /* y[i] += a * v[i] */
     void (*f32_to_f16)(const float *x, uint16_t *y, int n);         /* round to nearest even */
-    /* out[hd] = softmax(scale * q · K_c) · V_c over the cells c = cells[0..nc) for one query row
-     * and one head: K_c at k + c * stride, V_c at v + c * stride (f16 elements); scratch holds nc
-     * floats. */
-    void (*attn_f16)(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+    /* For each of g query heads that share one KV head (GQA): out[i][hd] = softmax(scale *
+     * q[i] · K_c) · V_c over the cells c = cells[0..nc), q and out holding the g heads one after
+     * another; K_c at k + c * stride, V_c at v + c * stride (f16 elements); scratch holds
+     * g * nc floats. */
+    void (*attn_f16)(const float *q, int g, const uint16_t *k, const uint16_t *v, size_t stride,
                      const int *cells, int nc, int hd, float scale, float *scratch, float *out);
 } lk_kernels;
 

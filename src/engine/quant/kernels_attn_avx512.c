@@ -38,7 +38,58 @@ static void f32_to_f16(const float *x, uint16_t *y, int n) {
     for (; i < n; i++) y[i] = lk_fp32_to_fp16(x[i]);
 }
 
+#define LK_ATTN_GROUPED
 #include "engine/quant/kernels_attn_impl.h"
+
+/* The g heads of a KV group together: each cell's K and V slice is widened from f16 once and
+ * used for every head (GQA models share a KV head among 4 to 8 query heads). Scores for all
+ * heads first, then a softmax per head, then V accumulated in registers for up to 16 x 16
+ * floats of output at a time. Head sizes that are not a multiple of 16 (or above 256) take the
+ * one-head loop. */
+static void attn_f16(const float *q, int g, const uint16_t *k, const uint16_t *v, size_t stride,
+                     const int *cells, int nc, int hd, float scale, float *scratch, float *out) {
+    if (hd % 16 || hd > 256) {
+        for (int i = 0; i < g; i++)
+            attn_head(q + (size_t)i * hd, k, v, stride, cells, nc, hd, scale, scratch, out + (size_t)i * hd);
+        return;
+    }
+    const int nb = hd / 16;
+    for (int j = 0; j < nc; j++) {
+        const uint16_t *kr = k + (size_t)cells[j] * stride;
+        __m512 kf[16];
+        for (int b = 0; b < nb; b++) kf[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + 16 * b)));
+        for (int i = 0; i < g; i++) {
+            const float *qi = q + (size_t)i * hd;
+            __m512 acc = _mm512_mul_ps(kf[0], _mm512_loadu_ps(qi));
+            for (int b = 1; b < nb; b++) acc = _mm512_fmadd_ps(kf[b], _mm512_loadu_ps(qi + 16 * b), acc);
+            scratch[(size_t)i * nc + j] = _mm512_reduce_add_ps(acc) * scale;
+        }
+    }
+    for (int i = 0; i < g; i++) { /* softmax per head, normalised in place */
+        float *s = scratch + (size_t)i * nc, mx = -INFINITY, sum = 0;
+        for (int j = 0; j < nc; j++) mx = s[j] > mx ? s[j] : mx;
+        for (int j = 0; j < nc; j++) sum += (s[j] = expf(s[j] - mx));
+        float inv = 1.0f / sum;
+        for (int j = 0; j < nc; j++) s[j] *= inv;
+    }
+    const int per = 16 / nb > 0 ? 16 / nb : 1; /* heads whose output fits 16 registers */
+    for (int i0 = 0; i0 < g; i0 += per) {
+        const int gi = g - i0 < per ? g - i0 : per;
+        __m512 acc[16];
+        for (int a = 0; a < gi * nb; a++) acc[a] = _mm512_setzero_ps();
+        for (int j = 0; j < nc; j++) {
+            const uint16_t *vr = v + (size_t)cells[j] * stride;
+            __m512 vf[16];
+            for (int b = 0; b < nb; b++) vf[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + 16 * b)));
+            for (int i = 0; i < gi; i++) {
+                const __m512 p = _mm512_set1_ps(scratch[(size_t)(i0 + i) * nc + j]);
+                for (int b = 0; b < nb; b++) acc[i * nb + b] = _mm512_fmadd_ps(p, vf[b], acc[i * nb + b]);
+            }
+        }
+        for (int i = 0; i < gi; i++)
+            for (int b = 0; b < nb; b++) _mm512_storeu_ps(out + (size_t)(i0 + i) * hd + 16 * b, acc[i * nb + b]);
+    }
+}
 
 void lk_register_attn_avx512(lk_kernels *k) {
     k->dot_f16 = dot_f16;

@@ -7,9 +7,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Two passes: the scores and their maximum, then the weighted sum of V. */
-static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
-                     const int *cells, int nc, int hd, float scale, float *scratch, float *out) {
+/* One head, two passes: the scores and their maximum, then the weighted sum of V. */
+static void attn_head(const float *q, const uint16_t *k, const uint16_t *v, size_t stride,
+                      const int *cells, int nc, int hd, float scale, float *scratch, float *out) {
     float mx = -INFINITY;
     for (int j = 0; j < nc; j++) {
         float s = dot_f16(k + (size_t)cells[j] * stride, q, hd) * scale;
@@ -22,5 +22,14 @@ static void attn_f16(const float *q, const uint16_t *k, const uint16_t *v, size_
     float inv = 1.0f / sum;
     for (int j = 0; j < nc; j++) axpy_f16(out, scratch[j] * inv, v + (size_t)cells[j] * stride, hd);
 }
+
+#ifndef LK_ATTN_GROUPED
+/* The g heads one after another (a path with a grouped kernel defines LK_ATTN_GROUPED). */
+static void attn_f16(const float *q, int g, const uint16_t *k, const uint16_t *v, size_t stride,
+                     const int *cells, int nc, int hd, float scale, float *scratch, float *out) {
+    for (int i = 0; i < g; i++)
+        attn_head(q + (size_t)i * hd, k, v, stride, cells, nc, hd, scale, scratch, out + (size_t)i * hd);
+}
+#endif
 
 #endif
