@@ -4,6 +4,7 @@
 #include "engine/quant/quant.h"
 #include "engine/randmodel.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,3 +106,34 @@ void tu_random_model(const char *path, const char *arch, const char *type, const
     lk_error err = {0};
     if (lk_random_model(&p, &err)) fail_msg("gguf random %s: %s", path, err.msg);
 }
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+void tu_seed(uint64_t seed) { rng_state = seed ? seed : 0x9E3779B97F4A7C15ull; }
+
+uint64_t tu_rand64(void) { /* xorshift64 */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+double tu_uniform01(void) { return ((double)(tu_rand64() >> 11) + 0.5) / 9007199254740992.0; }
+
+float tu_gaussian(void) {
+    return (float)(sqrt(-2.0 * log(tu_uniform01())) * cos(6.283185307179586 * tu_uniform01()));
+}
+
+uint16_t tu_random_finite_half(void) {
+    for (;;) {
+        uint16_t h = (uint16_t)tu_rand64();
+        if (((h >> 10) & 0x1F) != 0x1F) return h;
+    }
+}
+
+void tu_put_half(uint8_t *p, uint16_t h) {
+    p[0] = (uint8_t)(h & 0xFF);
+    p[1] = (uint8_t)(h >> 8);
+}
+
+float tu_half_at(const uint8_t *p) { return lk_fp16_to_fp32((uint16_t)(p[0] | p[1] << 8)); }

@@ -31,4 +31,15 @@ void tu_write_small_vocab(const char *path, int n_extra);
 void tu_random_model(const char *path, const char *arch, const char *type, const char *vocab,
                      int layers, int dim, int heads, int kv_heads, int ffn, bool tied, bool llama3_rope);
 
+/* Random test data: a seeded xorshift64 stream (tu_seed sets it; each test program seeds it
+ * once, so its data are the same on every run). */
+void tu_seed(uint64_t seed);
+uint64_t tu_rand64(void);
+double tu_uniform01(void);          /* in (0, 1) */
+float tu_gaussian(void);            /* N(0, 1) */
+uint16_t tu_random_finite_half(void); /* any finite fp16 bit pattern, subnormals included */
+/* Little-endian fp16 fields inside block bytes. */
+void tu_put_half(uint8_t *p, uint16_t h);
+float tu_half_at(const uint8_t *p);
+
 #endif

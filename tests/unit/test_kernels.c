@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "testutil.h"
 
 #include "base/base.h"
 #include "engine/quant/kernels.h"
@@ -23,31 +24,14 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rng(void) { /* xorshift64 */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static double uniform01(void) { return ((double)(rng() >> 11) + 0.5) / 9007199254740992.0; }
-
-static float gaussian(void) {
-    return (float)(sqrt(-2.0 * log(uniform01())) * cos(6.283185307179586 * uniform01()));
-}
-
 /* n floats of N(0, 1) times a scale that varies per 32 elements (as real rows do). */
 static void random_floats(float *x, int64_t n) {
     float scale = 1.0f;
     for (int64_t i = 0; i < n; i++) {
-        if (i % 32 == 0) scale = (float)exp(2.0 * (uniform01() - 0.5));
-        x[i] = gaussian() * scale;
+        if (i % 32 == 0) scale = (float)exp(2.0 * (tu_uniform01() - 0.5));
+        x[i] = tu_gaussian() * scale;
     }
 }
-
-static float half_at(const uint8_t *p) { return lk_fp16_to_fp32((uint16_t)(p[0] | p[1] << 8)); }
 
 static const char *path_name(enum lk_simd p) {
     return p == LK_SIMD_SCALAR ? "scalar" : p == LK_SIMD_AVX2 ? "avx2" : "avx512";
@@ -65,7 +49,7 @@ static const lk_kernels *path_or_skip(enum lk_simd p) {
 static uint8_t *random_weights(uint32_t wtype, int64_t n, int nr, size_t w_stride) {
     uint8_t *w = malloc((size_t)nr * w_stride + 1);
     float *x = malloc((size_t)n * sizeof(float));
-    for (size_t i = 0; i < (size_t)nr * w_stride + 1; i++) w[i] = (uint8_t)rng();
+    for (size_t i = 0; i < (size_t)nr * w_stride + 1; i++) w[i] = (uint8_t)tu_rand64();
     for (int r = 0; r < nr; r++) {
         random_floats(x, n);
         lk_quantize_row(wtype, x, w + (size_t)r * w_stride, n);
@@ -102,7 +86,7 @@ static void dequantize_act(uint32_t atype, const uint8_t *a, double *out, int64_
     const size_t bytes = lk_qtype(atype)->type_size, skip = atype == LK_Q8_0 ? 2 : 4;
     for (int64_t b = 0; b < n / LK_QK; b++) {
         const uint8_t *blk = a + (size_t)b * bytes;
-        for (int j = 0; j < LK_QK; j++) out[b * LK_QK + j] = (double)half_at(blk) * (int8_t)blk[skip + j];
+        for (int j = 0; j < LK_QK; j++) out[b * LK_QK + j] = (double)tu_half_at(blk) * (int8_t)blk[skip + j];
     }
 }
 
@@ -121,7 +105,7 @@ static void dequantize_weights(uint32_t wtype, const uint8_t *wrow, int64_t n, d
         uint8_t blk[32];
         for (int64_t b = 0; b < n / LK_QK; b++) {
             memcpy(blk, wrow + (size_t)b * bytes, bytes);
-            m[b] = half_at(blk + 2);
+            m[b] = tu_half_at(blk + 2);
             blk[2] = blk[3] = 0; /* m = 0: dequantizing gives d * q exactly */
             lk_dequantize_row(wtype, blk, w, LK_QK);
             for (int j = 0; j < LK_QK; j++) v[b * LK_QK + j] = w[j];
@@ -133,7 +117,7 @@ static void dequantize_weights(uint32_t wtype, const uint8_t *wrow, int64_t n, d
 /* The stored s of each q8_1 block of an activation row (0 for other activation types). */
 static void act_sums(uint32_t atype, const uint8_t *arow, int64_t n, double *s) {
     for (int64_t b = 0; b < n / LK_QK; b++)
-        s[b] = atype == LK_Q8_1 ? half_at(arow + (size_t)b * sizeof(lk_block_q8_1) + 2) : 0.0;
+        s[b] = atype == LK_Q8_1 ? tu_half_at(arow + (size_t)b * sizeof(lk_block_q8_1) + 2) : 0.0;
 }
 
 /* One gemm shape: n elements per row, nr weight rows, nc activation rows. Strides are the row
@@ -388,7 +372,7 @@ static void test_scalar_q8_1_quantizes_a_hand_computed_block(void **state) {
     assert_int_equal(sum, 127 - 64 + 1 - 1 + 2 + 3 - 3 + 3 - 127 + 10 - 11);
     assert_int_equal(b.d[0] | b.d[1] << 8, 0x3C00);
     assert_memory_equal(b.qs, hand_q, 32);
-    assert_true(half_at(b.s) == (float)sum);
+    assert_true(tu_half_at(b.s) == (float)sum);
 }
 
 /* q8_K: the element of largest magnitude (the first, on ties) sets iscale = -127 / max; q =
@@ -454,8 +438,8 @@ static void test_scalar_quantizers_give_zero_blocks_for_zeros(void **state) {
 static void fill_quantizer_row(float *x, int64_t n, int kind) {
     random_floats(x, n);
     if (kind == 1) {
-        for (int64_t i = 0; i < n; i++) x[i] = (float)((int)(rng() % 255) - 127) + ((rng() & 1) ? 0.5f : 0.0f);
-        for (int64_t i = 0; i < n; i += 32) x[i + (rng() % 32)] = (rng() & 1) ? 127.0f : -127.0f;
+        for (int64_t i = 0; i < n; i++) x[i] = (float)((int)(tu_rand64() % 255) - 127) + ((tu_rand64() & 1) ? 0.5f : 0.0f);
+        for (int64_t i = 0; i < n; i += 32) x[i + (tu_rand64() % 32)] = (tu_rand64() & 1) ? 127.0f : -127.0f;
     } else if (kind == 2) {
         for (int64_t i = 0; i < n; i += 64) memset(x + i, 0, 32 * sizeof(float));
     } else if (kind == 3) {
@@ -641,6 +625,7 @@ static void test_gemm_is_thread_safe(void **state) {
 }
 
 int main(int argc, char **argv) {
+    tu_seed(0x9E3779B97F4A7C15ull);
     if (argc == 2 && strcmp(argv[1], "--print-active-path") == 0) {
         lk_set_log_level(LK_LOG_OFF);
         fputs(lk_kernels_active()->name, stdout);

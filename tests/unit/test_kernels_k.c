@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "testutil.h"
 
 #include "base/base.h"
 #include "engine/quant/kernels.h"
@@ -25,36 +26,6 @@
 #endif
 
 /* ---- random data ---------------------------------------------------------------------------- */
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static uint64_t rng(void) { /* xorshift64 */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static double uniform01(void) { return ((double)(rng() >> 11) + 0.5) / 9007199254740992.0; }
-
-static float gaussian(void) {
-    return (float)(sqrt(-2.0 * log(uniform01())) * cos(6.283185307179586 * uniform01()));
-}
-
-/* A random finite half, any sign, subnormals included. */
-static uint16_t random_finite_half(void) {
-    for (;;) {
-        uint16_t h = (uint16_t)rng();
-        if (((h >> 10) & 0x1F) != 0x1F) return h;
-    }
-}
-
-static void put_half(uint8_t *p, uint16_t h) {
-    p[0] = (uint8_t)(h & 0xFF);
-    p[1] = (uint8_t)(h >> 8);
-}
-
-static float half_at(const uint8_t *p) { return lk_fp16_to_fp32((uint16_t)(p[0] | p[1] << 8)); }
 
 /* ---- Q8_K activations, as ggml's quantize_row_q8_K ------------------------------------------ */
 
@@ -109,7 +80,7 @@ static double weight_terms(uint32_t type, const uint8_t *blk, int e) {
         const int h = e / 128, g = (e % 128) / 32, l = e % 32;
         const int low = (ql[64 * h + l + 32 * (g & 1)] >> (4 * (g >> 1))) & 0x0F;
         const int high = (qh[32 * h + l] >> (2 * g)) & 3;
-        return fabs((double)half_at(blk + 208) * sc[e / 16] * ((low | high << 4) - 32));
+        return fabs((double)tu_half_at(blk + 208) * sc[e / 16] * ((low | high << 4) - 32));
     }
     const uint8_t *s = blk + 4;
     const uint8_t *qs = blk + (type == LK_Q5_K ? 48 : 16);
@@ -124,7 +95,7 @@ static double weight_terms(uint32_t type, const uint8_t *blk, int e) {
     }
     int q = (qs[32 * c + l] >> (4 * (j % 2))) & 0x0F;
     if (type == LK_Q5_K) q |= ((blk[16 + l] >> j) & 1) << 4;
-    return fabs((double)half_at(blk) * sc * q) + fabs((double)half_at(blk + 2) * m);
+    return fabs((double)tu_half_at(blk) * sc * q) + fabs((double)tu_half_at(blk + 2) * m);
 }
 
 /* Sum over the row of |weight parts| * |activation|: the scale of the rounding errors. */
@@ -166,21 +137,21 @@ static double *act_values(const problem *p, int c) { return p->a + (size_t)c * (
 static void random_weights(uint32_t type, uint8_t *row, int64_t n, bool raw) {
     if (!raw) {
         float *x = lk_xmalloc((size_t)n * sizeof *x);
-        const float size = (float)exp(6 * uniform01() - 3);
-        for (int64_t i = 0; i < n; i++) x[i] = size * gaussian();
+        const float size = (float)exp(6 * tu_uniform01() - 3);
+        for (int64_t i = 0; i < n; i++) x[i] = size * tu_gaussian();
         lk_quantize_row(type, x, row, n);
         free(x);
         return;
     }
     const size_t bs = lk_qtype(type)->type_size;
-    for (size_t i = 0; i < lk_row_size(type, n); i++) row[i] = (uint8_t)rng();
+    for (size_t i = 0; i < lk_row_size(type, n); i++) row[i] = (uint8_t)tu_rand64();
     for (int64_t b = 0; b < n / LK_QK_K; b++) {
         uint8_t *blk = row + (size_t)b * bs;
         if (type == LK_Q6_K) {
-            put_half(blk + 208, random_finite_half());
+            tu_put_half(blk + 208, tu_random_finite_half());
         } else {
-            put_half(blk, random_finite_half());
-            put_half(blk + 2, random_finite_half());
+            tu_put_half(blk, tu_random_finite_half());
+            tu_put_half(blk + 2, tu_random_finite_half());
         }
     }
 }
@@ -200,8 +171,8 @@ static problem make_problem(uint32_t type, int64_t n, int nr, int nc, bool raw, 
     for (int r = 0; r < nr; r++) random_weights(type, (uint8_t *)weight_row(&p, r), n, raw);
     float *x = lk_xmalloc((size_t)n * sizeof *x);
     for (int c = 0; c < nc; c++) {
-        const float size = (float)exp(4 * uniform01() - 2);
-        for (int64_t i = 0; i < n; i++) x[i] = c == 3 ? 0.0f : size * gaussian();
+        const float size = (float)exp(4 * tu_uniform01() - 2);
+        for (int64_t i = 0; i < n; i++) x[i] = c == 3 ? 0.0f : size * tu_gaussian();
         quantize_act(x, act_row(&p, c), n);
         dequantize_act(act_row(&p, c), act_values(&p, c), n);
     }
@@ -430,7 +401,7 @@ static void test_dispatch_tables_hold_these_kernels(void **state) {
             assert_ptr_equal(k->gemm[types[t]], gemm_of(paths[i].pa, types[t]));
         assert_non_null(k->act[LK_Q8_K]);
         for (int rep = 0; rep < 20; rep++) {
-            for (int64_t e = 0; e < n; e++) x[e] = (float)exp(3 * gaussian()) * gaussian();
+            for (int64_t e = 0; e < n; e++) x[e] = (float)exp(3 * tu_gaussian()) * tu_gaussian();
             if (rep == 0) memset(x, 0, LK_QK_K * sizeof *x); /* an all-zero block */
             quantize_act(x, mine, n);
             k->act[LK_Q8_K](x, theirs, n);
@@ -448,7 +419,7 @@ static void test_dispatch_tables_hold_these_kernels(void **state) {
         for (size_t t = 0; t < LK_ARRAY_LEN(types); t++) {
             problem p = make_problem(types[t], n, 9, 18, false, 1);
             for (int c = 0; c < p.nc; c++) {
-                for (int64_t e = 0; e < n; e++) x[e] = gaussian();
+                for (int64_t e = 0; e < n; e++) x[e] = tu_gaussian();
                 k->act[LK_Q8_K](x, theirs, n); /* an aligned buffer, then to the odd place */
                 memcpy(act_row(&p, c), theirs, (size_t)(n / LK_QK_K) * sizeof *theirs);
                 dequantize_act(act_row(&p, c), act_values(&p, c), n);
@@ -491,6 +462,7 @@ static void test_register_fills_only_k_quants(void **state) {
 }
 
 int main(void) {
+    tu_seed(0x2545F4914F6CDD1Dull);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalar_q4_K_is_the_dequantized_dot),
         cmocka_unit_test(test_scalar_q5_K_is_the_dequantized_dot),

@@ -10,42 +10,13 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "testutil.h"
 
 #include "base/base.h"
 #include "engine/quant/quant.h"
 #include <math.h>
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rng(void) { /* xorshift64 */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static double uniform01(void) { return ((double)(rng() >> 11) + 0.5) / 9007199254740992.0; }
-
-static float gaussian(void) {
-    return (float)(sqrt(-2.0 * log(uniform01())) * cos(6.283185307179586 * uniform01()));
-}
-
-/* A random half that is finite (any sign, subnormals included). */
-static uint16_t random_finite_half(void) {
-    for (;;) {
-        uint16_t h = (uint16_t)rng();
-        if (((h >> 10) & 0x1F) != 0x1F) return h;
-    }
-}
-
-static void put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v & 0xFF);
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static float f16_at(const uint8_t *p) { return lk_fp16_to_fp32((uint16_t)(p[0] | p[1] << 8)); }
 
 /* n bits starting at bit `bit` of buf, least significant bit of each byte first. */
 static unsigned bits_at(const uint8_t *buf, int bit, int n) {
@@ -264,35 +235,35 @@ static void test_bf16_rounds_ties_to_even(void **state) {
 
 /* Q8_0: fp16 d at byte 0; element e is the int8 at byte 2 + e; x = q * d. */
 static float layout_q8_0(const uint8_t *b, int e) {
-    return (float)(int8_t)b[2 + e] * f16_at(b);
+    return (float)(int8_t)b[2 + e] * tu_half_at(b);
 }
 
 /* Q4_0: fp16 d at 0; quants from byte 2: element e < 16 in the low nibble of byte 2 + e,
  * element e >= 16 in the high nibble of byte 2 + e - 16; x = (q - 8) * d. */
 static float layout_q4_0(const uint8_t *b, int e) {
     int q = (int)bits_at(b, 8 * (2 + e % 16) + 4 * (e / 16), 4);
-    return (float)(q - 8) * f16_at(b);
+    return (float)(q - 8) * tu_half_at(b);
 }
 
 /* Q4_1: fp16 d at 0, fp16 m at 2; nibbles from byte 4 as in Q4_0; x = q * d + m. */
 static float layout_q4_1(const uint8_t *b, int e) {
     int q = (int)bits_at(b, 8 * (4 + e % 16) + 4 * (e / 16), 4);
-    float qd = (float)q * f16_at(b);
-    return qd + f16_at(b + 2);
+    float qd = (float)q * tu_half_at(b);
+    return qd + tu_half_at(b + 2);
 }
 
 /* Q5_0: fp16 d at 0; 32 fifth bits at bytes 2..5 (element e's is bit e); nibbles from byte 6;
  * x = (q - 16) * d. */
 static float layout_q5_0(const uint8_t *b, int e) {
     int q = (int)(bits_at(b, 8 * (6 + e % 16) + 4 * (e / 16), 4) | bits_at(b, 16 + e, 1) << 4);
-    return (float)(q - 16) * f16_at(b);
+    return (float)(q - 16) * tu_half_at(b);
 }
 
 /* Q5_1: fp16 d at 0, fp16 m at 2; fifth bits at bytes 4..7; nibbles from byte 8; x = q*d + m. */
 static float layout_q5_1(const uint8_t *b, int e) {
     int q = (int)(bits_at(b, 8 * (8 + e % 16) + 4 * (e / 16), 4) | bits_at(b, 32 + e, 1) << 4);
-    float qd = (float)q * f16_at(b);
-    return qd + f16_at(b + 2);
+    float qd = (float)q * tu_half_at(b);
+    return qd + tu_half_at(b + 2);
 }
 
 /* Q4_K and Q5_K share the first 16 bytes: fp16 d at 0, fp16 dmin at 2, and 12 bytes of 6-bit
@@ -314,8 +285,8 @@ static void layout_k_scale_min(const uint8_t *b, int j, int *sc, int *m) {
 static float layout_k_value(const uint8_t *b, int j, int q) {
     int sc, m;
     layout_k_scale_min(b, j, &sc, &m);
-    float d1 = f16_at(b) * (float)sc;
-    float m1 = f16_at(b + 2) * (float)m;
+    float d1 = tu_half_at(b) * (float)sc;
+    float m1 = tu_half_at(b + 2) * (float)m;
     float qd = d1 * (float)q;
     return qd - m1;
 }
@@ -343,7 +314,7 @@ static float layout_q6_K(const uint8_t *b, int e) {
     int h = e / 128, g = (e % 128) / 32, l = e % 32;
     int q = (int)bits_at(b, 8 * (64 * h + 32 * (g % 2) + l) + 4 * (g / 2), 4);
     q |= (int)bits_at(b, 8 * (128 + 32 * h + l) + 2 * g, 2) << 4;
-    float ds = f16_at(b + 208) * (float)(int8_t)b[192 + e / 16];
+    float ds = tu_half_at(b + 208) * (float)(int8_t)b[192 + e / 16];
     return ds * (float)(q - 32);
 }
 
@@ -360,11 +331,11 @@ static void check_against_layout(uint32_t type, layout_fn *decode, int half_a, i
     assert_non_null(row);
     assert_non_null(got);
     assert_non_null(want);
-    for (size_t i = 0; i < lk_row_size(type, n); i++) row[i] = (uint8_t)rng();
+    for (size_t i = 0; i < lk_row_size(type, n); i++) row[i] = (uint8_t)tu_rand64();
     for (int b = 0; b < N_BLOCKS; b++) {
         uint8_t *block = row + (size_t)b * qi->type_size;
-        put_u16(block + half_a, random_finite_half());
-        if (half_b >= 0) put_u16(block + half_b, random_finite_half());
+        tu_put_half(block + half_a, tu_random_finite_half());
+        if (half_b >= 0) tu_put_half(block + half_b, tu_random_finite_half());
         for (int e = 0; e < qi->block_size; e++) want[b * qi->block_size + e] = decode(block, e);
     }
     lk_dequantize_row(type, row, got, n);
@@ -415,10 +386,10 @@ static void test_q6_K_dequantize_follows_layout(void **state) {
 static void test_float_types_dequantize_elementwise(void **state) {
     (void)state;
     uint8_t h[8];
-    put_u16(h, 0x3C00);     /* 1.0 in f16 */
-    put_u16(h + 2, 0xC500); /* -5.0 in f16 */
-    put_u16(h + 4, 0x3F80); /* 1.0 in bf16 */
-    put_u16(h + 6, 0xC0A0); /* -5.0 in bf16 */
+    tu_put_half(h, 0x3C00);     /* 1.0 in f16 */
+    tu_put_half(h + 2, 0xC500); /* -5.0 in f16 */
+    tu_put_half(h + 4, 0x3F80); /* 1.0 in bf16 */
+    tu_put_half(h + 6, 0xC0A0); /* -5.0 in bf16 */
     float got[2];
     lk_dequantize_row(LK_F16, h, got, 2);
     assert_floats(got, (const float[]){ 1.0f, -5.0f }, 2);
@@ -518,8 +489,8 @@ static void test_q4_K_golden_block(void **state) {
     (void)state;
     lk_block_q4_K b;
     memset(&b, 0, sizeof b);
-    put_u16(b.d, 0x3C00);
-    put_u16(b.dmin, 0x3800);
+    tu_put_half(b.d, 0x3C00);
+    tu_put_half(b.dmin, 0x3800);
     b.scales[0] = 2;
     b.scales[4] = 4;
     b.scales[9] = 0x35;
@@ -549,8 +520,8 @@ static void test_q5_K_golden_block(void **state) {
     (void)state;
     lk_block_q5_K b;
     memset(&b, 0, sizeof b);
-    put_u16(b.d, 0x3800);
-    put_u16(b.dmin, 0x3C00);
+    tu_put_half(b.d, 0x3800);
+    tu_put_half(b.dmin, 0x3C00);
     b.scales[3] = 10;
     b.scales[7] = 6;
     b.scales[11] = 0x21;
@@ -587,7 +558,7 @@ static void test_q6_K_golden_block(void **state) {
     (void)state;
     lk_block_q6_K b;
     memset(&b, 0, sizeof b);
-    put_u16(b.d, 0x3400);
+    tu_put_half(b.d, 0x3400);
     b.scales[0] = 4;
     b.scales[2] = 1;
     b.scales[4] = 3;
@@ -648,8 +619,8 @@ static void test_quantize_round_trip_error_within_bounds(void **state) {
     enum { N = 256 * 64 };
     float *x = malloc(N * sizeof *x);
     assert_non_null(x);
-    rng_state = 0x2545F4914F6CDD1Dull; /* the same data whatever ran before */
-    for (int i = 0; i < N; i++) x[i] = gaussian();
+    tu_seed(0x2545F4914F6CDD1Dull); /* the same data whatever ran before */
+    for (int i = 0; i < N; i++) x[i] = tu_gaussian();
     for (size_t c = 0; c < LK_ARRAY_LEN(cases); c++) {
         double rmse = round_trip_rmse(cases[c].type, x, N);
         if (rmse > cases[c].bound)
@@ -662,7 +633,7 @@ static void test_quantize_round_trip_error_within_bounds(void **state) {
 static void test_q8_0_quantizes_multiples_of_its_step_exactly(void **state) {
     (void)state;
     float x[64];
-    for (int i = 0; i < 64; i++) x[i] = 0.25f * (float)((int)(rng() % 255) - 127);
+    for (int i = 0; i < 64; i++) x[i] = 0.25f * (float)((int)(tu_rand64() % 255) - 127);
     x[5] = 0.25f * 127;
     x[40] = -0.25f * 127;
     assert_true(round_trip_rmse(LK_Q8_0, x, 64) == 0.0);
@@ -673,10 +644,10 @@ static void test_q8_0_quantizes_multiples_of_its_step_exactly(void **state) {
 static void test_q4_0_quantizes_multiples_of_its_step_exactly(void **state) {
     (void)state;
     float x[32];
-    for (int i = 0; i < 32; i++) x[i] = 0.5f * (float)((int)(rng() % 16) - 8);
+    for (int i = 0; i < 32; i++) x[i] = 0.5f * (float)((int)(tu_rand64() % 16) - 8);
     x[3] = -4.0f;
     assert_true(round_trip_rmse(LK_Q4_0, x, 32) == 0.0);
-    for (int i = 0; i < 32; i++) x[i] = -0.5f * (float)((int)(rng() % 16) - 8);
+    for (int i = 0; i < 32; i++) x[i] = -0.5f * (float)((int)(tu_rand64() % 16) - 8);
     x[3] = 4.0f;
     assert_true(round_trip_rmse(LK_Q4_0, x, 32) == 0.0);
 }
@@ -685,7 +656,7 @@ static void test_q4_0_quantizes_multiples_of_its_step_exactly(void **state) {
 static void test_q5_0_quantizes_multiples_of_its_step_exactly(void **state) {
     (void)state;
     float x[32];
-    for (int i = 0; i < 32; i++) x[i] = 0.125f * (float)((int)(rng() % 32) - 16);
+    for (int i = 0; i < 32; i++) x[i] = 0.125f * (float)((int)(tu_rand64() % 32) - 16);
     x[20] = -2.0f;
     assert_true(round_trip_rmse(LK_Q5_0, x, 32) == 0.0);
 }
@@ -694,7 +665,7 @@ static void test_q5_0_quantizes_multiples_of_its_step_exactly(void **state) {
 static void test_q4_1_quantizes_a_uniform_grid_exactly(void **state) {
     (void)state;
     float x[32];
-    for (int i = 0; i < 32; i++) x[i] = 1.0f + 0.25f * (float)(rng() % 16);
+    for (int i = 0; i < 32; i++) x[i] = 1.0f + 0.25f * (float)(tu_rand64() % 16);
     x[0] = 1.0f;
     x[31] = 1.0f + 0.25f * 15;
     assert_true(round_trip_rmse(LK_Q4_1, x, 32) == 0.0);
@@ -704,7 +675,7 @@ static void test_q4_1_quantizes_a_uniform_grid_exactly(void **state) {
 static void test_q5_1_quantizes_a_uniform_grid_exactly(void **state) {
     (void)state;
     float x[32];
-    for (int i = 0; i < 32; i++) x[i] = -2.0f + 0.125f * (float)(rng() % 32);
+    for (int i = 0; i < 32; i++) x[i] = -2.0f + 0.125f * (float)(tu_rand64() % 32);
     x[7] = -2.0f;
     x[8] = -2.0f + 0.125f * 31;
     assert_true(round_trip_rmse(LK_Q5_1, x, 32) == 0.0);
@@ -765,7 +736,7 @@ static void test_quantize_nonfinite_block_leaves_others_alone(void **state) {
     enum { N = 512 };
     float x[N];
     static uint8_t with_nan[N * 4], clean[N * 4];
-    for (int i = 0; i < N; i++) x[i] = gaussian();
+    for (int i = 0; i < N; i++) x[i] = tu_gaussian();
     for (size_t t = 0; t < LK_ARRAY_LEN(engine_types); t++) {
         const uint32_t type = engine_types[t];
         const int bs = lk_qtype(type)->block_size;
@@ -836,8 +807,8 @@ static void test_vec_dot_matches_double_dot_of_dequantized_row(void **state) {
         for (int trial = 0; trial < 4; trial++) {
             const int64_t n = trial == 3 ? 256 : N - 256 * trial;
             for (int64_t i = 0; i < n; i++) {
-                a[i] = gaussian() * 3.0f + (trial == 1 ? 1.0f : 0.0f);
-                x[i] = gaussian();
+                a[i] = tu_gaussian() * 3.0f + (trial == 1 ? 1.0f : 0.0f);
+                x[i] = tu_gaussian();
             }
             lk_quantize_row(type, a, row, n);
             lk_dequantize_row(type, row, w, n);
@@ -877,6 +848,7 @@ static void test_vec_dot_float_types_cover_odd_lengths(void **state) {
 }
 
 int main(void) {
+    tu_seed(0x9E3779B97F4A7C15ull);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_qtype_knows_every_ggml_type),
         cmocka_unit_test(test_qtype_unused_numbers_have_no_name),
