@@ -452,7 +452,8 @@ typedef struct fwd {
     const int *n_cells;         /* [n] */
     int max_cells;
     float *x, *xb, *q, *k, *v, *att, *hg, *hu;
-    float *scores;              /* [nth][max_cells] attention scratch */
+    float *scores;              /* [nth][group * max_cells] attention scratch */
+    float *rope;                /* [n][n_rot] cos, sin of each token's position */
     uint8_t *aq[ACT_KINDS];     /* the input of the current matmul step, per activation type */
     _Atomic int *counters;      /* one chunk counter per matmul step */
     float *out_logits;
@@ -550,23 +551,27 @@ static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int 
     }
 }
 
-/* Rotate pairs of each head of row x (n_heads x head_dim) for position pos: angle
- * pos * base^(-2i/n_rot), scaled by freq_scale and divided by the Llama 3 frequency factors.
- * Adjacent pairs (x[2i], x[2i+1]) for llama GGUFs (whose q/k rows were permuted at
- * conversion), NeoX pairs (x[i], x[i + n_rot/2]) for qwen2. */
-static void rope_row(float *x, int pos, int n_heads, const lk_llm *m) {
+/* The rotation of position pos: cs[2i], cs[2i+1] = cos, sin of pos * base^(-2i/n_rot), scaled
+ * by freq_scale and divided by the Llama 3 frequency factors. Computed once per token and
+ * forward pass, shared by q and k of every layer. */
+static void rope_angles(float *cs, int pos, const lk_llm *m) {
     const lk_hparams *hp = &m->hp;
-    int hd = hp->head_dim, half = hp->n_rot / 2;
     float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
     float theta = (float)pos;
-    float cs[4096]; /* cos, sin per pair; n_rot <= 4096 is checked at load */
-    for (int i = 0; i < half; i++) {
+    for (int i = 0; i < hp->n_rot / 2; i++) {
         float ff = m->rope_freqs ? m->rope_freqs[i] : 1.0f;
         float th = hp->rope_freq_scale * (theta / ff);
         cs[2 * i] = cosf(th);
         cs[2 * i + 1] = sinf(th);
         theta *= theta_scale;
     }
+}
+
+/* Rotate pairs of each head of row x (n_heads x head_dim) by the angles cs: adjacent pairs
+ * (x[2i], x[2i+1]) for llama GGUFs (whose q/k rows were permuted at conversion), NeoX pairs
+ * (x[i], x[i + n_rot/2]) for qwen2. */
+static void rope_row(float *x, const float *cs, int n_heads, const lk_hparams *hp) {
+    int hd = hp->head_dim, half = hp->n_rot / 2;
     for (int h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * hd;
         for (int i = 0; i < half; i++) {
@@ -586,10 +591,10 @@ static void kv_store(const fwd *F, uint8_t *dst, const float *x) {
     else lk_quantize_row(kv->type, x, dst, kv->kv_dim);
 }
 
-/* q · k for one head; k is head h's slice of a cache row. */
+/* q · k for one head; k is head h's slice of a cache row (f32 or q8_0: an f16 cache goes to the
+ * attn_f16 kernel). */
 static float kv_dot(const fwd *F, const uint8_t *row, int h, const float *q, int hd) {
     switch (F->kv->type) {
-    case LK_F16: return F->K->dot_f16((const uint16_t *)row + (size_t)h * hd, q, hd);
     case LK_F32: {
         const float *k = (const float *)row + (size_t)h * hd;
         float s = 0;
@@ -609,10 +614,9 @@ static float kv_dot(const fwd *F, const uint8_t *row, int h, const float *q, int
     }
 }
 
-/* y += a * v for one head's slice of a cache row. */
+/* y += a * v for one head's slice of a cache row (f32 or q8_0). */
 static void kv_axpy(const fwd *F, float *y, float a, const uint8_t *row, int h, int hd) {
     switch (F->kv->type) {
-    case LK_F16: F->K->axpy_f16(y, a, (const uint16_t *)row + (size_t)h * hd, hd); break;
     case LK_F32: {
         const float *v = (const float *)row + (size_t)h * hd;
         for (int i = 0; i < hd; i++) y[i] += a * v[i];
@@ -686,9 +690,11 @@ static void forward_worker(void *ctx, int ith, int nth) {
 
     /* x = embed(tokens) */
     size_t emb_rs = lk_row_size(m->tok_embd->type, dim);
-    for (int t = ith; t < n; t += nth)
+    for (int t = ith; t < n; t += nth) {
         lk_dequantize_row(m->tok_embd->type, (const uint8_t *)m->tok_embd->data + (size_t)F->b->tokens[t] * emb_rs,
                           F->x + (size_t)t * dim, dim);
+        rope_angles(F->rope + (size_t)t * hp->n_rot, F->b->pos[t], m);
+    }
     lk_pool_barrier(pool);
 
     for (int l = 0; l < hp->n_layer; l++) {
@@ -703,8 +709,8 @@ static void forward_worker(void *ctx, int ith, int nth) {
             for (int i = 0; L->bq && i < q_dim; i++) qt[i] += L->bq[i];
             for (int i = 0; L->bk && i < kv_dim; i++) kt[i] += L->bk[i];
             for (int i = 0; L->bv && i < kv_dim; i++) vt[i] += L->bv[i];
-            rope_row(qt, F->b->pos[t], hp->n_head, m);
-            rope_row(kt, F->b->pos[t], hp->n_head_kv, m);
+            rope_row(qt, F->rope + (size_t)t * hp->n_rot, hp->n_head, hp);
+            rope_row(kt, F->rope + (size_t)t * hp->n_rot, hp->n_head_kv, hp);
             size_t at = ((size_t)l * F->kv->n_cells + (size_t)F->cell_of[t]) * F->kv->row_bytes;
             kv_store(F, F->kv->k + at, kt);
             kv_store(F, F->kv->v + at, vt);
@@ -792,9 +798,10 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     F.v = malloc(sz_kv * sizeof(float));
     F.hg = malloc(sz_ff * sizeof(float));
     F.hu = malloc(sz_ff * sizeof(float));
+    F.rope = malloc((size_t)n * (size_t)hp->n_rot * sizeof(float));
     F.scores = malloc((size_t)lk_pool_size(m->pool) * (size_t)max_cells * (size_t)(hp->n_head / hp->n_head_kv) * sizeof(float));
     static const uint32_t act_types[ACT_KINDS] = { LK_F32, LK_Q8_0, LK_Q8_1, LK_Q8_K };
-    bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu && F.scores;
+    bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu && F.scores && F.rope;
     bool needed[ACT_KINDS] = { false }; /* only the activation types the model's weights use */
     needed[act_kind(lk_act_type(m->output->type))] = true;
     for (int l = 0; l < hp->n_layer; l++) {
@@ -836,7 +843,7 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     lk_pool_run(m->pool, forward_worker, &F);
 done:
     free(cell_of); free(cells); free(n_cells);
-    free(F.x); free(F.xb); free(F.q); free(F.att); free(F.k); free(F.v); free(F.hg); free(F.hu); free(F.scores);
+    free(F.x); free(F.xb); free(F.q); free(F.att); free(F.k); free(F.v); free(F.hg); free(F.hu); free(F.scores); free(F.rope);
     for (int a = 0; a < ACT_KINDS; a++) free(F.aq[a]);
     free((void *)F.counters);
     return rc;

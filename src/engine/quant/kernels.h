@@ -50,9 +50,7 @@ typedef struct lk_kernels {
     const char *name;                  /* "scalar", "avx2", "avx512" */
     lk_gemm_fn gemm[LK_QTYPE_COUNT];   /* by weight type; NULL where the engine has none */
     lk_act_fn act[LK_QTYPE_COUNT];     /* by activation type (q8_0, q8_1, q8_K) */
-    /* attention over an f16 KV cache (kernels_attn*.c) */
-    float (*dot_f16)(const uint16_t *k, const float *q, int n);     /* sum k[i] * q[i] */
-    void (*axpy_f16)(float *y, float a, const uint16_t *v, int n);  /* y[i] += a * v[i] */
+    /* the f16 KV cache (kernels_attn*.c) */
     void (*f32_to_f16)(const float *x, uint16_t *y, int n);         /* round to nearest even */
     /* For each of g query heads that share one KV head (GQA): out[i][hd] = softmax(scale *
      * q[i] · K_c) · V_c over the cells c = cells[0..nc), q and out holding the g heads one after

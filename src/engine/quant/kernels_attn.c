@@ -20,8 +20,6 @@ static void f32_to_f16(const float *x, uint16_t *y, int n) {
 #include "engine/quant/kernels_attn_impl.h"
 
 void lk_register_attn_scalar(lk_kernels *k) {
-    k->dot_f16 = dot_f16;
-    k->axpy_f16 = axpy_f16;
     k->f32_to_f16 = f32_to_f16;
     k->attn_f16 = attn_f16;
 }

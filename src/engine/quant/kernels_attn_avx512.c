@@ -92,8 +92,6 @@ static void attn_f16(const float *q, int g, const uint16_t *k, const uint16_t *v
 }
 
 void lk_register_attn_avx512(lk_kernels *k) {
-    k->dot_f16 = dot_f16;
-    k->axpy_f16 = axpy_f16;
     k->f32_to_f16 = f32_to_f16;
     k->attn_f16 = attn_f16;
 }
