@@ -166,3 +166,10 @@ ok perplexity-q8_0-vs-f16
 "$LLMKIT" run -m "$T/a.gguf" -p x -n 2 --kv-type q8_0 2>"$T/err"; [ $? -eq 1 ] || fail "q8_0 KV with head size 16 exits 1"
 grep -q "KV cache type q8_0 needs a head size that is a multiple of 32 (this model's is 16)" "$T/err" || fail "q8_0 KV message"
 ok kv-type-errors
+"$LLMKIT" run -m "$T/a.gguf" -p x --load sideways 2>"$T/err"; [ $? -eq 2 ] || fail "bad --load exits 2"
+grep -q "\-\-load 'sideways': expected auto, mmap or copy" "$T/err" || fail "bad --load message"
+"$LLMKIT" run -m "$T/a.gguf" -p x -t 5000 2>"$T/err"; [ $? -eq 2 ] || fail "bad -t exits 2"
+grep -q "\-\-threads 5000: expected 1 to 1024" "$T/err" || fail "bad -t message"
+"$LLMKIT" bench -m "$T/a.gguf" -r 0 2>"$T/err"; [ $? -eq 2 ] || fail "bench -r 0 exits 2"
+grep -q "repetitions 0: expected 1 to 1000" "$T/err" || fail "bench -r 0 message"
+ok engine-option-errors
