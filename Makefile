@@ -15,16 +15,16 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
 XCFLAGS  := -std=c17 $(WARN) -MMD -MP
-LDLIBS   := -lpcre2-8 -lm -lpthread
+LDLIBS   := -lcurl -ljansson -lpcre2-8 -lm -lpthread
 TESTLIBS := -lcmocka
 
 BUILD    ?= build
 
-LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/engine/quant/*.c)
+LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/engine/quant/*.c src/models/*.c src/eval/*.c)
 CLI_SRC  := src/main.c $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_SUPPORT := $(filter-out tests/support/fakeapi_main.c,$(wildcard tests/support/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -34,6 +34,7 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 
 LIB      := $(BUILD)/libllmkit.a
 BIN      := $(BUILD)/llmkit
+FAKEAPI  := $(BUILD)/tests/fakeapi
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -60,6 +61,9 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(XCFLAGS) $(CFLAGS) $(SIMDFLAGS) -c $< -o $@
 
+# The built-in pricing table is data/pricing.json, embedded with .incbin.
+$(BUILD)/obj/src/models/pricing_data.o: data/pricing.json
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -71,12 +75,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(SUP_OBJ) $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/support $(XCFLAGS) $(CFLAGS) $< $(SUP_OBJ) $(LIB) $(TESTLIBS) $(LDLIBS) -o $@
 
+# The loopback API server for shell tests (an echo model in the OpenAI and Anthropic formats).
+$(FAKEAPI): tests/support/fakeapi_main.c $(SUP_OBJ) $(LIB) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/support $(XCFLAGS) $(CFLAGS) $< $(SUP_OBJ) $(LIB) $(TESTLIBS) $(LDLIBS) -o $@
+
 # Fuzz targets built with a plain driver that replays the seed corpus (tests/fuzz/corpus/NAME/).
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(XCFLAGS) $(CFLAGS) $< tests/fuzz/replay.c $(LIB) $(LDLIBS) -o $@
 
-test: $(BIN) $(TESTS) $(FUZZ_REPLAY)
+test: $(BIN) $(TESTS) $(FUZZ_REPLAY) $(FAKEAPI)
 	@BUILD=$(BUILD) sh tests/run.sh
 
 asan:
@@ -101,7 +110,7 @@ run: $(BIN)
 	@sh scripts/demo.sh $(BIN)
 
 bench: $(BIN)
-	@echo "benchmarks arrive with the engine-speed issue (bench/)"
+	sh bench/engine.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

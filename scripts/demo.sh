@@ -18,6 +18,6 @@ fi
 echo "== llmkit info $OUT/demo.gguf"
 "$LLMKIT" info "$OUT/demo.gguf"
 echo
-echo "== llmkit run -m $OUT/demo.gguf -p 'The capital of France is' -n 32 --seed 7"
+echo "== llmkit run -m $OUT/demo.gguf --raw -p 'The capital of France is' -n 32 --seed 7"
 echo "   (random weights: the text is noise, the speed is real)"
-"$LLMKIT" run -m "$OUT/demo.gguf" -p "The capital of France is" -n 32 --seed 7
+"$LLMKIT" run -m "$OUT/demo.gguf" --raw -p "The capital of France is" -n 32 --seed 7

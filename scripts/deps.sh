@@ -5,7 +5,7 @@
 #   scripts/deps.sh --check   exit 1 if something is missing, install nothing
 set -eu
 
-PKGS="build-essential pkg-config clang libclang-rt-14-dev libcmocka-dev libpcre2-dev python3"
+PKGS="build-essential pkg-config clang libclang-rt-14-dev libcmocka-dev libpcre2-dev python3 libcurl4-openssl-dev libjansson-dev"
 
 missing=""
 for p in $PKGS; do

@@ -9,8 +9,11 @@ static const struct command {
     int (*fn)(int argc, char **argv);
     const char *help;
 } commands[] = {
-    { "run",        cmd_run,        "generate text from a prompt with a local GGUF model" },
-    { "chat",       cmd_chat,       "chat interactively with a local GGUF model" },
+    { "run",        cmd_run,        "send a prompt to any model (local GGUF or API) and stream the answer" },
+    { "chat",       cmd_chat,       "chat interactively with any model" },
+    { "compare",    cmd_compare,    "the same prompt on several models: latency, speed, tokens, cost" },
+    { "sweep",      cmd_sweep,      "a grid of decoding settings: diversity, length and speed of samples" },
+    { "embed",      cmd_embed,      "embeddings of texts (API, local GGUF or builtin:hash)" },
     { "tokenize",   cmd_tokenize,   "show the token ids and pieces of a text" },
     { "perplexity", cmd_perplexity, "perplexity of a model on a text file" },
     { "info",       cmd_info,       "describe a GGUF model: architecture, size, types, tokenizer" },

@@ -4,6 +4,7 @@
 # Counts are of individual test cases; the exit status is non-zero if anything failed.
 BUILD=${BUILD:-build}
 export LLMKIT="$PWD/$BUILD/llmkit"
+export FAKEAPI="$PWD/$BUILD/tests/fakeapi"
 export LK_TESTDATA="${LK_TESTDATA:-$PWD/../shared/testdata}"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -20,6 +20,8 @@ const char *lk_code_name(int code) {
     case LK_EINVAL: return "invalid argument";
     case LK_ENOMEM: return "out of memory";
     case LK_ERANGE: return "out of range";
+    case LK_EREMOTE: return "remote error";
+    case LK_ECANCELLED: return "cancelled";
     default: return "error";
     }
 }
@@ -179,4 +181,44 @@ int lk_parse_f64(const char *s, double *out) {
     if (errno || *end) return -1;
     *out = v;
     return 0;
+}
+
+void lk_buf_json_str(lk_buf *b, const char *s) {
+    if (!s) {
+        lk_buf_puts(b, "null");
+        return;
+    }
+    lk_buf_putc(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            lk_buf_putc(b, '\\');
+            lk_buf_putc(b, (char)c);
+            p++;
+        } else if (c < 0x20) {
+            const char *esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+            if (esc) lk_buf_puts(b, esc);
+            else lk_buf_printf(b, "\\u%04x", c);
+            p++;
+        } else if (c < 0x80) {
+            lk_buf_putc(b, (char)c);
+            p++;
+        } else {
+            int n = lk_utf8_len(c), ok = n > 1;
+            for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xC0) == 0x80;
+            if (ok && n == 3 && c == 0xED && p[1] >= 0xA0) ok = 0; /* surrogates */
+            if (ok && ((n == 2 && c < 0xC2) || (n == 3 && c == 0xE0 && p[1] < 0xA0) || (n == 4 && c == 0xF0 && p[1] < 0x90) ||
+                       (n == 4 && (c > 0xF4 || (c == 0xF4 && p[1] >= 0x90)))))
+                ok = 0; /* overlong or beyond U+10FFFF */
+            if (ok) {
+                lk_buf_append(b, p, (size_t)n);
+                p += n;
+            } else {
+                lk_buf_puts(b, "\xEF\xBF\xBD");
+                p++;
+            }
+        }
+    }
+    lk_buf_putc(b, '"');
 }

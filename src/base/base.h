@@ -33,6 +33,9 @@ void lk_buf_puts(lk_buf *b, const char *s);
 void lk_buf_putc(lk_buf *b, char c);
 void lk_buf_printf(lk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lk_buf_clear(lk_buf *b);
+/* Append s as a JSON string literal, quotes included; NULL becomes null. Invalid UTF-8 bytes
+ * become U+FFFD, so the output is always valid JSON. */
+void lk_buf_json_str(lk_buf *b, const char *s);
 void lk_buf_free(lk_buf *b);
 
 /* Read a whole file into a buffer (NUL-terminated). */

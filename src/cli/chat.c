@@ -1,23 +1,22 @@
-/* chat.c — `llmkit chat`: an interactive conversation, rendered by the model's chat template.
+/* chat.c — `llmkit chat`: an interactive conversation with any model.
  *
- * Each turn renders the whole history with the template; the session keeps the KV cache of
- * what it has already seen, so only the new turn is evaluated. Lines starting with / are
- * commands: /reset forgets the history, /exit (or end of input) quits. */
+ * Each turn sends the whole history; a local model renders it with its chat template and keeps
+ * the KV cache of what it has already seen, so only the new turn is evaluated (an API model's
+ * provider may cache the prefix too). Lines starting with / are commands: /reset forgets the
+ * history, /exit (or end of input) quits. */
 #include "cli/cli.h"
-#include "engine/generate.h"
 
 #include <unistd.h>
 
 static bool print_text(const char *text, size_t len, void *ud) {
-    lk_buf_append(ud, text, len);
+    (void)ud;
     fwrite(text, 1, len, stdout);
     fflush(stdout);
     return true;
 }
 
 typedef struct history {
-    lk_chat_msg *msgs;
-    char **owned;
+    lk_message *msgs;
     size_t n, cap;
 } history;
 
@@ -25,75 +24,66 @@ static void push(history *h, const char *role, const char *content) {
     if (h->n == h->cap) {
         h->cap = h->cap ? 2 * h->cap : 16;
         h->msgs = lk_xrealloc(h->msgs, h->cap * sizeof *h->msgs);
-        h->owned = lk_xrealloc(h->owned, h->cap * sizeof *h->owned);
     }
-    h->owned[h->n] = lk_xstrdup(content);
-    h->msgs[h->n] = (lk_chat_msg){ role, h->owned[h->n] };
-    h->n++;
+    h->msgs[h->n++] = (lk_message){ .role = role, .content = lk_xstrdup(content) };
 }
 
 static void truncate_to(history *h, size_t n) {
-    while (h->n > n) free(h->owned[--h->n]);
+    while (h->n > n) free((char *)h->msgs[--h->n].content);
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *model = NULL, *system = NULL, *tmpl_name = NULL;
-    int n_predict = -1, n_ctx = 0;
+    const char *spec = NULL, *system = NULL;
+    int n_predict = 0;
     cli_sampling cs;
-    cli_engine ce;
+    cli_model cm;
     lk_opt opts[40] = {
-        { "model", 'm', LK_OPT_STR, &model, "FILE", "the GGUF model" },
+        { "model", 'm', LK_OPT_STR, &spec, "SPEC", "a .gguf file or an API model (see llmkit run --help)" },
         { "system", 0, LK_OPT_STR, &system, "TEXT", "a system message that opens the conversation" },
-        { "chat-template", 0, LK_OPT_STR, &tmpl_name, "NAME", "use this template family instead of the model's" },
-        { "n-predict", 'n', LK_OPT_INT, &n_predict, "N", "tokens per answer at most (-1 = until the model stops)" },
-        { "ctx", 'c', LK_OPT_INT, &n_ctx, "N", "context size in tokens (default: the model's, at most 4096)" },
+        { "n-predict", 'n', LK_OPT_INT, &n_predict, "N", "tokens per answer at most (0 = the model's default)" },
     };
-    int n_opts = 5;
+    int n_opts = 3;
     n_opts += cli_sampling_opts(&cs, opts + n_opts);
-    n_opts += cli_engine_opts(&ce, opts + n_opts);
+    n_opts += cli_model_opts(&cm, opts + n_opts);
     opts[n_opts].name = NULL;
     lk_cmd_help help = {
-        "llmkit chat -m MODEL.gguf [--system TEXT] [options]",
-        "Chat with a local model. Type a message and press Enter; the answer streams back.\n"
-        "/reset starts over, /exit or Ctrl-D quits. The conversation is rendered with the model's\n"
-        "chat template (or --chat-template NAME) and earlier turns are not evaluated again.",
-        "  llmkit chat -m model.gguf --system 'You are terse.'\n",
+        "llmkit chat -m SPEC [--system TEXT] [options]",
+        "Chat with a model. Type a message and press Enter; the answer streams back.\n"
+        "/reset starts over, /exit or Ctrl-D quits. A local model renders the conversation with\n"
+        "its chat template (or --chat-template NAME) and does not evaluate earlier turns again.",
+        "  llmkit chat -m model.gguf --system 'You are terse.'\n"
+        "  llmkit chat -m anthropic:claude-haiku-4-5\n",
     };
     const char *pos[1];
     int n_pos;
     int rc = lk_opt_parse(argc, argv, opts, &help, pos, 0, &n_pos);
     if (rc) return rc == LK_OPT_HELP ? 0 : 2;
-    if (!model) return cli_usage("chat: --model is required (see llmkit chat --help)");
-    lk_gen_params gp = { .max_tokens = n_predict };
-    if (cli_sampling_params(&cs, &gp.sampling)) return 2;
+    if (!spec) return cli_usage("chat: --model is required (see llmkit chat --help)");
+    if (n_predict < 0) return cli_usage("chat: -n %d: expected 0 or more", n_predict);
 
     lk_error err = {0};
-    lk_llm *m;
-    lk_pool *pool;
-    if ((rc = cli_load_model(&ce, model, &m, &pool, NULL))) return rc;
-    int tmpl = lk_llm_chat_template(m, tmpl_name, &err);
-    if (tmpl < 0) {
-        lk_llm_free(m);
-        lk_pool_free(pool);
-        return cli_fail(&err);
+    lk_model *m;
+    if ((rc = cli_open_model(&cm, spec, &m))) return rc;
+    lk_request req;
+    lk_request_init(&req);
+    if (cli_sampling_request(&cs, strcmp(lk_model_backend(m), "local") == 0, &req)) {
+        lk_model_free(m);
+        return 2;
     }
-    if (n_ctx <= 0) n_ctx = LK_MIN(m->hp.n_ctx_train, 4096);
-    lk_session s;
-    if (lk_session_init(&s, m, n_ctx, &err)) {
-        lk_llm_free(m);
-        lk_pool_free(pool);
-        return cli_fail(&err);
-    }
+    req.max_tokens = n_predict;
+    req.stream = true;
+    req.timeout_s = cm.timeout;
     bool tty = isatty(0);
-    if (tty)
-        fprintf(stderr, "llmkit chat: %s, template %s, seed %llu. /reset, /exit.\n", m->name,
-                chat_template_name(tmpl), cs.seed);
+    if (tty) {
+        fprintf(stderr, "llmkit chat: %s", lk_model_spec(m));
+        if (req.has_seed) fprintf(stderr, ", seed %llu", (unsigned long long)req.seed);
+        fprintf(stderr, ". /reset, /exit.\n");
+    }
     history h = {0};
     if (system) push(&h, "system", system);
     size_t n_base = h.n;
     char *line = NULL;
     size_t cap = 0;
-    lk_buf answer = {0};
     rc = 0;
     for (;;) {
         if (tty) fputs("> ", stdout), fflush(stdout);
@@ -108,32 +98,31 @@ int cmd_chat(int argc, char **argv) {
             continue;
         }
         push(&h, "user", line);
-        int32_t *ids = NULL;
-        int n_ids = 0;
-        lk_gen_stats st;
-        lk_buf_clear(&answer);
-        rc = lk_chat_tokens(m, tmpl, h.msgs, h.n, true, &ids, &n_ids, &err);
-        if (!rc) rc = lk_session_generate(&s, ids, n_ids, &gp, print_text, &answer, &st, &err);
-        free(ids);
+        req.messages = h.msgs;
+        req.n_messages = h.n;
+        lk_response res;
+        rc = lk_model_chat(m, &req, print_text, NULL, &res, &err);
+        cli_print_warnings(&res);
         if (rc) {
+            if (res.text_len) printf("\n");
             cli_fail(&err);
             truncate_to(&h, h.n - 1); /* forget the turn that failed, keep chatting */
             if (err.code == LK_ERANGE) fprintf(stderr, "(context full: /reset to start over)\n");
+            lk_response_free(&res);
             rc = 1;
             continue;
         }
         rc = 0;
-        push(&h, "assistant", answer.data ? answer.data : "");
+        push(&h, "assistant", res.text);
         printf("\n");
-        if (tty) fprintf(stderr, "(%d tokens, %.1f tok/s)\n", st.n_gen, st.gen_s > 0 ? st.n_gen / st.gen_s : 0.0);
+        if (tty)
+            fprintf(stderr, "(%lld tokens, %.1f tok/s)\n", (long long)res.usage.completion_tokens,
+                    res.timings.tokens_per_s);
+        lk_response_free(&res);
     }
     free(line);
-    lk_buf_free(&answer);
     truncate_to(&h, 0);
     free(h.msgs);
-    free(h.owned);
-    lk_session_free(&s);
-    lk_llm_free(m);
-    lk_pool_free(pool);
+    lk_model_free(m);
     return rc;
 }

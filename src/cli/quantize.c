@@ -5,25 +5,16 @@
 #include "engine/gguf.h"
 #include "engine/quant/quant.h"
 #include "engine/quantize.h"
+#include "base/progress.h"
 
 #include <inttypes.h>
-#include <unistd.h>
-
-typedef struct bar {
-    int shown;   /* per mille last drawn, -1 before the first */
-    double t0;
-} bar;
 
 static void progress(void *ud, uint64_t done, uint64_t total) {
-    bar *b = ud;
-    int pm = total ? (int)(1000 * done / total) : 1000;
-    if (pm == b->shown) return;
-    b->shown = pm;
-    int width = 30, fill = pm * width / 1000;
-    double el = lk_now() - b->t0;
-    fprintf(stderr, "\r[%.*s%*s] %5.1f%%  %.1fM of %.1fM weights  %.0f s", fill, "##############################",
-            width - fill, "", pm / 10.0, (double)done / 1e6, (double)total / 1e6, el);
-    if (pm == 1000) fputc('\n', stderr);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%.1fM of %.1fM weights", (double)done / 1e6, (double)total / 1e6);
+    lk_progress *bar = ud;
+    bar->total = total;
+    lk_progress_update(bar, done, detail);
 }
 
 static void human(char *buf, size_t n, double bytes) {
@@ -108,18 +99,14 @@ int cmd_quantize(int argc, char **argv) {
     if (n_threads < 0 || n_threads > 1024) return cli_usage("quantize: -t %d: expected 1 to 1024", n_threads);
     if (dry) return dry_run(pos[0], ftype);
 
-    bar b = { .shown = -1, .t0 = lk_now() };
-    lk_quantize_params p = { .ftype = ftype, .n_threads = n_threads };
-    if (isatty(2)) {
-        p.progress = progress;
-        p.progress_ud = &b;
-    }
+    lk_progress bar;
+    lk_progress_start(&bar, NULL, 0);
+    lk_quantize_params p = { .ftype = ftype, .n_threads = n_threads, .progress = progress, .progress_ud = &bar };
     lk_quantize_stats s;
     lk_error err = {0};
-    if (lk_quantize_file(pos[0], pos[1], &p, &s, &err)) {
-        if (b.shown >= 0 && b.shown < 1000) fputc('\n', stderr);
-        return cli_fail(&err);
-    }
-    summary(&s, pos[1], lk_ftype_name(ftype), lk_now() - b.t0);
+    int qrc = lk_quantize_file(pos[0], pos[1], &p, &s, &err);
+    lk_progress_end(&bar);
+    if (qrc) return cli_fail(&err);
+    summary(&s, pos[1], lk_ftype_name(ftype), lk_now() - bar.t0);
     return 0;
 }

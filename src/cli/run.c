@@ -1,6 +1,6 @@
-/* run.c — `llmkit run`: generate text from a prompt, streamed to stdout, timings to stderr. */
+/* run.c — `llmkit run`: one request to any model (a local GGUF file or an API), the answer
+ * streamed to stdout, timings, usage and cost to stderr (or everything as JSON with --json). */
 #include "cli/cli.h"
-#include "engine/generate.h"
 
 static bool print_text(const char *text, size_t len, void *ud) {
     (void)ud;
@@ -10,95 +10,121 @@ static bool print_text(const char *text, size_t len, void *ud) {
 }
 
 int cmd_run(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL, *file = NULL, *system = NULL, *tmpl_name = NULL;
-    int n_predict = 256, n_ctx = 0;
-    bool chat = false, no_bos = false, special = false, quiet = false;
+    const char *spec = NULL, *prompt = NULL, *file = NULL, *system = NULL;
+    int n_predict = 256;
+    bool raw = false, no_bos = false, special = false, quiet = false, json = false, no_stream = false;
+    bool strict = false;
     lk_opt_list stops = {0};
     cli_sampling cs;
-    cli_engine ce;
-    lk_opt opts[40] = {
-        { "model", 'm', LK_OPT_STR, &model, "FILE", "the GGUF model" },
-        { "prompt", 'p', LK_OPT_STR, &prompt, "TEXT", "the prompt" },
+    cli_model cm;
+    lk_opt opts[48] = {
+        { "model", 'm', LK_OPT_STR, &spec, "SPEC", "a .gguf file, openai:MODEL, anthropic:MODEL, ollama:MODEL, "
+          "http(s)://HOST/v1#MODEL" },
+        { "prompt", 'p', LK_OPT_STR, &prompt, "TEXT", "the prompt (sent as a user message)" },
         { "file", 'f', LK_OPT_STR, &file, "FILE", "read the prompt from a file" },
-        { "n-predict", 'n', LK_OPT_INT, &n_predict, "N", "tokens to generate at most (256; -1 = until the context is full)" },
-        { "ctx", 'c', LK_OPT_INT, &n_ctx, "N", "context size in tokens (default: the model's, at most 4096)" },
-        { "chat", 0, LK_OPT_FLAG, &chat, NULL, "wrap the prompt as a user message in the model's chat template" },
-        { "system", 0, LK_OPT_STR, &system, "TEXT", "with --chat: a system message" },
-        { "chat-template", 0, LK_OPT_STR, &tmpl_name, "NAME", "with --chat: use this template family" },
+        { "system", 0, LK_OPT_STR, &system, "TEXT", "a system message before the prompt" },
+        { "n-predict", 'n', LK_OPT_INT, &n_predict, "N", "tokens to generate at most (256; 0 = the model's default)" },
+        { "raw", 0, LK_OPT_FLAG, &raw, NULL, "continue the prompt as plain text, no chat template (local models "
+          "and OpenAI-compatible /v1/completions)" },
         { "stop", 0, LK_OPT_LIST, &stops, "TEXT", "stop when this text is generated (repeatable)" },
-        { "no-bos", 0, LK_OPT_FLAG, &no_bos, NULL, "do not put the BOS token first" },
-        { "special", 0, LK_OPT_FLAG, &special, NULL, "match special tokens (e.g. <|im_start|>) in the prompt" },
+        { "no-bos", 0, LK_OPT_FLAG, &no_bos, NULL, "with --raw, local: do not put the BOS token first" },
+        { "special", 0, LK_OPT_FLAG, &special, NULL, "with --raw, local: match special tokens in the prompt" },
+        { "no-stream", 0, LK_OPT_FLAG, &no_stream, NULL, "API: ask for the whole answer at once" },
+        { "strict", 0, LK_OPT_FLAG, &strict, NULL, "fail when the model cannot honour a setting (default: warn)" },
+        { "json", 0, LK_OPT_FLAG, &json, NULL, "print the whole response as JSON instead of streaming text" },
         { "quiet", 'q', LK_OPT_FLAG, &quiet, NULL, "do not print timings" },
     };
-    int n_opts = 12;
+    int n_opts = 13;
     n_opts += cli_sampling_opts(&cs, opts + n_opts);
-    n_opts += cli_engine_opts(&ce, opts + n_opts);
+    n_opts += cli_model_opts(&cm, opts + n_opts);
     opts[n_opts].name = NULL;
     lk_cmd_help help = {
-        "llmkit run -m MODEL.gguf (-p TEXT | -f FILE) [options]",
-        "Generate a continuation of the prompt with a local GGUF model. The generated text (not\n"
-        "the prompt) streams to stdout; load time, prompt and generation speed go to stderr.\n"
-        "--temp 0 is greedy decoding; the same --seed gives the same text.",
-        "  llmkit run -m model.gguf -p 'Once upon a time' -n 64 --temp 0\n"
-        "  llmkit run -m model.gguf --chat -p 'Name three colours.' --seed 42\n",
+        "llmkit run -m SPEC (-p TEXT | -f FILE) [options]",
+        "Send a prompt to a model and stream the answer to stdout; load time, speed, tokens and\n"
+        "cost go to stderr. The same command works for every kind of model: a local GGUF file\n"
+        "(the prompt is rendered with the model's chat template; --raw continues plain text), or\n"
+        "an API model (keys from OPENAI_API_KEY / ANTHROPIC_API_KEY or --key-file; see\n"
+        "docs/models.md). Sampling options not given are left to the model: --temp 0 is greedy,\n"
+        "and for a local model the same --seed gives the same text.",
+        "  llmkit run -m model.gguf -p 'Name three colours.' --seed 42\n"
+        "  llmkit run -m model.gguf --raw -p 'Once upon a time' -n 64 --temp 0\n"
+        "  llmkit run -m openai:gpt-4o-mini -p 'Name three colours.' --temp 0\n"
+        "  llmkit run -m http://localhost:8080/v1#qwen2.5 --system 'Be brief.' -p 'Why is the sky blue?'\n",
     };
     const char *pos[1];
     int n_pos;
     int rc = lk_opt_parse(argc, argv, opts, &help, pos, 0, &n_pos);
     if (rc) return rc == LK_OPT_HELP ? 0 : 2;
-    if (!model) return cli_usage("run: --model is required (see llmkit run --help)");
+    if (!spec) return cli_usage("run: --model is required (see llmkit run --help)");
     if (!prompt == !file) return cli_usage("run: give the prompt with exactly one of -p TEXT or -f FILE");
-    if (system && !chat) return cli_usage("run: --system needs --chat");
-    lk_gen_params gp = { .max_tokens = n_predict, .stops = stops.items, .n_stops = (size_t)stops.n };
-    if (cli_sampling_params(&cs, &gp.sampling)) return 2;
+    if (system && raw) return cli_usage("run: --system needs a chat, not --raw");
+    if ((no_bos || special) && !raw) return cli_usage("run: --no-bos and --special need --raw");
+    if (n_predict < 0) return cli_usage("run: -n %d: expected 0 or more", n_predict);
 
     lk_error err = {0};
     lk_buf fbuf = {0};
     if (file) {
         if (lk_read_file(file, &fbuf, &err)) return cli_fail(&err);
-        prompt = fbuf.data;
+        prompt = fbuf.data ? fbuf.data : "";
     }
-    lk_llm *m;
-    lk_pool *pool;
-    double load_s = 0;
-    if ((rc = cli_load_model(&ce, model, &m, &pool, &load_s))) {
+    lk_model *m;
+    double t0 = lk_now();
+    if ((rc = cli_open_model(&cm, spec, &m))) {
         lk_buf_free(&fbuf);
         return rc;
     }
-    if (n_ctx <= 0) n_ctx = LK_MIN(m->hp.n_ctx_train, 4096);
+    double load_s = lk_now() - t0;
+    bool local = strcmp(lk_model_backend(m), "local") == 0;
 
-    int32_t *ids = NULL;
-    int n_ids = 0;
-    if (chat) {
-        int tmpl = lk_llm_chat_template(m, tmpl_name, &err);
-        lk_chat_msg msgs[2];
-        size_t n_msgs = 0;
-        if (system) msgs[n_msgs++] = (lk_chat_msg){ "system", system };
-        msgs[n_msgs++] = (lk_chat_msg){ "user", prompt };
-        rc = tmpl < 0 ? err.code : lk_chat_tokens(m, tmpl, msgs, n_msgs, true, &ids, &n_ids, &err);
+    lk_request req;
+    lk_request_init(&req);
+    lk_message msgs[2];
+    size_t n_msgs = 0;
+    if (raw) {
+        req.prompt = prompt;
+        req.no_bos = no_bos;
+        req.parse_special = special;
     } else {
-        rc = lk_prompt_tokens(m, prompt, no_bos, special, &ids, &n_ids, &err);
+        if (system) msgs[n_msgs++] = (lk_message){ .role = "system", .content = system };
+        msgs[n_msgs++] = (lk_message){ .role = "user", .content = prompt };
+        req.messages = msgs;
+        req.n_messages = n_msgs;
     }
-    lk_session s;
-    lk_gen_stats st;
-    if (!rc) rc = lk_session_init(&s, m, n_ctx, &err);
-    if (!rc) {
-        rc = lk_session_generate(&s, ids, n_ids, &gp, print_text, NULL, &st, &err);
-        lk_session_free(&s);
+    req.max_tokens = n_predict;
+    req.stop = stops.items;
+    req.n_stop = (size_t)stops.n;
+    req.stream = !no_stream;
+    req.strict = strict;
+    req.timeout_s = cm.timeout;
+    if (cli_sampling_request(&cs, local, &req)) {
+        lk_model_free(m);
+        lk_buf_free(&fbuf);
+        return 2;
     }
-    if (!rc) {
+    lk_response res;
+    rc = lk_model_chat(m, &req, json ? NULL : print_text, NULL, &res, &err);
+    if (json) {
+        char *j = lk_response_json(&res);
+        printf("%s\n", j);
+        free(j);
+    } else if (res.text_len || !rc) {
         printf("\n");
-        if (!quiet) {
-            int n_eval = st.n_prompt - st.n_cached;
-            fprintf(stderr, "\nllmkit: load %.1f ms | prompt %d tokens, %.1f tok/s | first token %.1f ms | "
-                    "generated %d tokens, %.1f tok/s | seed %llu | finish: %s\n",
-                    load_s * 1e3, st.n_prompt, st.prompt_s > 0 ? n_eval / st.prompt_s : 0.0, st.ttft_s * 1e3,
-                    st.n_gen, st.gen_s > 0 ? st.n_gen / st.gen_s : 0.0, cs.seed, st.finish);
-        }
     }
-    free(ids);
-    lk_llm_free(m);
-    lk_pool_free(pool);
+    fflush(stdout);
+    cli_print_warnings(&res);
+    if (!quiet && !rc) {
+        const lk_usage *u = &res.usage;
+        fprintf(stderr, "\nllmkit: %s | ", lk_model_spec(m));
+        if (local) fprintf(stderr, "load %.1f ms | ", load_s * 1e3);
+        fprintf(stderr, "prompt %lld tokens (%lld cached) | first token %.1f ms | generated %lld tokens, %.1f tok/s | "
+                "total %.1f ms", (long long)u->prompt_tokens, (long long)u->cached_tokens, res.timings.ttft_s * 1e3,
+                (long long)u->completion_tokens, res.timings.tokens_per_s, res.timings.total_s * 1e3);
+        if (res.cost_known) fprintf(stderr, " | $%.6f", res.cost_usd);
+        if (req.has_seed) fprintf(stderr, " | seed %llu", (unsigned long long)req.seed);
+        fprintf(stderr, " | finish: %s\n", res.finish_reason);
+    }
+    lk_response_free(&res);
+    lk_model_free(m);
     lk_buf_free(&fbuf);
     return rc ? cli_fail(&err) : 0;
 }

@@ -85,6 +85,7 @@ int lk_session_generate(lk_session *s, const int32_t *prompt, int n_prompt, cons
             t_first = lk_now();
             st->ttft_s = t_first - t_start;
         }
+        if (gp->on_sample) gp->on_sample(tok, logits, n_vocab, gp->sample_ud);
         if (tok_is_eog(m->tok, tok)) break;
         st->n_gen++;
         sampler_accept(smp, tok);

@@ -17,6 +17,10 @@ typedef struct lk_gen_params {
     const char *const *stops;     /* stop strings */
     size_t n_stops;
     int n_batch;                  /* prompt tokens per forward pass (default 256 when 0) */
+    /* If set: called for each generated token (end-of-generation tokens included) with the
+     * logits it was sampled from, before its text is streamed (for logprobs). */
+    void (*on_sample)(int32_t tok, const float *logits, int n_vocab, void *ud);
+    void *sample_ud;
 } lk_gen_params;
 
 typedef struct lk_gen_stats {

@@ -759,6 +759,9 @@ static void forward_worker(void *ctx, int ith, int nth) {
     if (F->n_out == 0) return;
     rmsnorm_rows(F->xb, F->x, m->output_norm, F->n_out, dim, hp->norm_eps, ith, nth);
     lk_pool_barrier(pool);
+    if (F->b->hidden && ith == 0)                                               /* hidden: [n_out, dim] */
+        memcpy(F->b->hidden, F->xb, (size_t)F->n_out * dim * sizeof(float));
+    if (!F->out_logits) return;
     mm out[1] = { { m->output, F->out_logits } };                               /* logits: [n_out, n_vocab] */
     matmul_step(F, ith, nth, &step, F->xb, dim, F->n_out, out, 1);
 }

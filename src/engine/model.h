@@ -135,10 +135,13 @@ typedef struct lk_batch {
     const int32_t *pos;      /* [n] position of each token in its sequence */
     const int32_t *seq;      /* [n] sequence id (0..LK_MAX_SEQ-1), NULL: all 0 */
     const bool *logits;      /* [n] which tokens want logits; NULL: only the last */
+    float *hidden;           /* if set: [n_wanted, dim] receives the final-normed hidden state of
+                                the tokens that want logits (for embeddings) */
 } lk_batch;
 
 /* Run the batch through the model, writing K/V to free cells of kv. out_logits receives
- * [n_wanted, n_vocab] floats, in batch order of the tokens that want logits. Fails with
+ * [n_wanted, n_vocab] floats, in batch order of the tokens that want logits (NULL: the output
+ * projection is skipped, for callers that only want b->hidden). Fails with
  * LK_ERANGE when the cache has no free cell, LK_EINVAL for a token id outside the vocabulary. */
 int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_logits, lk_error *err);
 

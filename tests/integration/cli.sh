@@ -70,8 +70,8 @@ grep -q '"id": 128009' "$T/plain" && fail "without --special <|eot_id|> is text"
 ok tokenize
 
 # run: greedy is deterministic, the same seed gives the same text
-"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --temp 0 > "$T/g1" 2>"$T/err" || fail run
-"$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --temp 0 > "$T/g2" 2>"$T/err" || fail run
+"$LLMKIT" run -m "$T/a.gguf" --raw -p "Hello" -n 16 --temp 0 > "$T/g1" 2>"$T/err" || fail run
+"$LLMKIT" run -m "$T/a.gguf" --raw -p "Hello" -n 16 --temp 0 > "$T/g2" 2>"$T/err" || fail run
 cmp -s "$T/g1" "$T/g2" || fail "greedy run is deterministic"
 grep -q "prompt 2 tokens" "$T/err" || fail "run prints prompt tokens"
 grep -q "generated .* tok/s" "$T/err" || fail "run prints generation speed"
@@ -79,14 +79,18 @@ grep -q "first token .* ms" "$T/err" || fail "run prints time to first token"
 "$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --seed 9 --temp 1 > "$T/s1" 2>/dev/null || fail run
 "$LLMKIT" run -m "$T/a.gguf" -p "Hello" -n 16 --seed 9 --temp 1 > "$T/s2" 2>/dev/null || fail run
 cmp -s "$T/s1" "$T/s2" || fail "same seed, same text"
-"$LLMKIT" run -m "$T/a.gguf" --chat --system "Be brief." -p "Hi" -n 4 --temp 0 -q > /dev/null 2>"$T/err" || fail "run --chat"
+"$LLMKIT" run -m "$T/a.gguf" --system "Be brief." -p "Hi" -n 4 --temp 0 -q > /dev/null 2>"$T/err" || fail "run with a system message"
+"$LLMKIT" run -m "$T/a.gguf" --raw --system "x" -p "Hi" 2>"$T/err"; [ $? -eq 2 ] || fail "--raw with --system exits 2"
+"$LLMKIT" run -m "$T/a.gguf" -p "Hi" -n 3 --temp 0 --json 2>"$T/err" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["usage"]["completion_tokens"] >= 1 and r["finish_reason"] in ("stop","length") and r["cost_usd"] == 0 and r["text"] is not None, r' \
+    || fail "run --json gives the whole response"
 ok run
 "$LLMKIT" run -m "$T/nope.gguf" -p x 2>"$T/err"; [ $? -eq 1 ] || fail "missing model exits 1"
 grep -q "llmkit: .*nope.gguf: No such file" "$T/err" || fail "missing model message"
 printf 'XXXXjunk' > "$T/junk.gguf"
 "$LLMKIT" run -m "$T/junk.gguf" -p x 2>"$T/err"; [ $? -eq 1 ] || fail "junk model exits 1"
 grep -q "bad magic" "$T/err" || fail "junk model message"
-"$LLMKIT" run -m "$T/a.gguf" --chat --chat-template nosuch -p x 2>"$T/err"; [ $? -eq 1 ] || fail "bad template exits 1"
+"$LLMKIT" run -m "$T/a.gguf" --chat-template nosuch -p x 2>"$T/err"; [ $? -eq 1 ] || fail "bad template exits 1"
 grep -q "unknown chat template 'nosuch'; known templates: .*llama3" "$T/err" || fail "bad template lists names"
 ok run-errors
 

@@ -278,7 +278,7 @@ static void test_two_sequences_in_one_batch(void **state) {
     int32_t toks[8] = { 1, 40, 41, 42, 1, 300, 301, 302 };
     int32_t pos[8] = { 0, 1, 2, 3, 0, 1, 2, 3 }, seq[8] = { 0, 0, 0, 0, 1, 1, 1, 1 };
     bool want[8] = { 0, 0, 0, 1, 0, 0, 0, 1 };
-    lk_batch b = { 8, toks, pos, seq, want };
+    lk_batch b = { .n = 8, .tokens = toks, .pos = pos, .seq = seq, .logits = want };
     float *both = malloc(2 * (size_t)nv * sizeof(float)), *one = malloc((size_t)nv * sizeof(float));
     assert_int_equal(lk_llm_forward(m, &kv, &b, both, &err), 0);
     for (int s = 0; s < 2; s++) {

@@ -1,0 +1,334 @@
+/* model.c — lk_model: open a model from its spec string and run requests through its backend.
+ *
+ * The spec says which backend serves it (see include/llmkit.h); this file resolves the base
+ * URL and the API key from lk_model_opts and the environment, looks up the price, and wraps
+ * every call: it checks the request, starts the clock, lets the backend fill the response, then
+ * computes the timings, tokens per second and cost the same way for every backend. The API key
+ * lives in the backend's header list and nowhere else: not in the spec, the name, or errors. */
+#include "models/model_impl.h"
+#include "models/hashembed.h"
+
+#include <math.h>
+#include <sys/stat.h>
+
+/* ---- specs ---- */
+
+static bool has_prefix(const char *s, const char *p) {
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* A base URL without trailing slashes, in a new string. */
+static char *trim_url(const char *url) {
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') n--;
+    return lk_xstrndup(url, n);
+}
+
+/* The API key: the first line of key_file (whitespace trimmed), else the environment variable
+ * env (NULL: none). *key is malloc'd, or NULL when there is none. */
+static int read_key(const char *spec, const char *key_file, const char *env, char **key, lk_error *err) {
+    *key = NULL;
+    if (key_file) {
+        lk_buf b = {0};
+        if (lk_read_file(key_file, &b, err)) return lk_error_prefix(err, "%s: API key file", spec);
+        const char *p = b.data ? b.data : "";
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        size_t n = strcspn(p, "\r\n");
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+        if (n == 0) {
+            lk_buf_free(&b);
+            return lk_errorf(err, LK_EINVAL, "%s: API key file %s is empty", spec, key_file);
+        }
+        *key = lk_xstrndup(p, n);
+        lk_buf_free(&b);
+        return 0;
+    }
+    const char *v = env ? getenv(env) : NULL;
+    if (v && *v) *key = lk_xstrdup(v);
+    return 0;
+}
+
+/* OLLAMA_HOST may be "host", "host:port" or a URL; the API is at <that>/v1. */
+static char *ollama_base(void) {
+    const char *h = getenv("OLLAMA_HOST");
+    lk_buf b = {0};
+    if (!h || !*h) h = "http://localhost:11434";
+    if (!has_prefix(h, "http://") && !has_prefix(h, "https://")) lk_buf_puts(&b, "http://");
+    char *t = trim_url(h);
+    lk_buf_puts(&b, t);
+    free(t);
+    const char *host = strstr(b.data, "://") + 3;
+    if (!strchr(host, ':') && !strchr(host, '/')) lk_buf_puts(&b, ":11434");
+    lk_buf_puts(&b, "/v1");
+    return b.data;
+}
+
+static const char *spec_help =
+    "expected a .gguf file, openai:MODEL, anthropic:MODEL, ollama:MODEL, http(s)://HOST[:PORT]/v1#MODEL "
+    "or builtin:hash";
+
+static int open_api(lk_model *m, const char *spec, const lk_model_opts *o, lk_error *err) {
+    api_config cfg = { .max_attempts = o->max_attempts, .connect_timeout_s = o->connect_timeout_s,
+                       .read_timeout_s = o->read_timeout_s };
+    char *base = NULL, *key = NULL, *model = NULL;
+    const char *pricing_backend;
+    int rc = 0;
+    if (has_prefix(spec, "openai:")) {
+        cfg.kind = m->backend = pricing_backend = "openai";
+        model = lk_xstrdup(spec + 7);
+        const char *b = o->base_url ? o->base_url : getenv("OPENAI_BASE_URL");
+        base = trim_url(b && *b ? b : "https://api.openai.com/v1");
+        rc = read_key(spec, o->api_key_file, "OPENAI_API_KEY", &key, err);
+        if (!rc && !key)
+            rc = lk_errorf(err, LK_EINVAL, "%s: no API key: set OPENAI_API_KEY or give a key file", spec);
+    } else if (has_prefix(spec, "anthropic:")) {
+        cfg.kind = m->backend = pricing_backend = "anthropic";
+        model = lk_xstrdup(spec + 10);
+        const char *b = o->base_url ? o->base_url : getenv("ANTHROPIC_BASE_URL");
+        char *t = trim_url(b && *b ? b : "https://api.anthropic.com");
+        /* the SDKs' convention is a base without /v1; accept both */
+        if (ends_with(t, "/v1")) {
+            base = t;
+        } else {
+            lk_buf u = {0};
+            lk_buf_printf(&u, "%s/v1", t);
+            base = u.data;
+            free(t);
+        }
+        rc = read_key(spec, o->api_key_file, "ANTHROPIC_API_KEY", &key, err);
+        if (!rc && !key)
+            rc = lk_errorf(err, LK_EINVAL, "%s: no API key: set ANTHROPIC_API_KEY or give a key file", spec);
+    } else if (has_prefix(spec, "ollama:")) {
+        cfg.kind = "compat";
+        m->backend = pricing_backend = "ollama";
+        model = lk_xstrdup(spec + 7);
+        base = o->base_url ? trim_url(o->base_url) : ollama_base();
+        rc = read_key(spec, o->api_key_file, NULL, &key, err);
+    } else { /* http(s)://HOST[:PORT]/PATH#MODEL */
+        cfg.kind = "compat";
+        m->backend = pricing_backend = "compat";
+        const char *hash = strchr(spec, '#');
+        if (!hash || !hash[1])
+            return lk_errorf(err, LK_EINVAL, "'%s': an OpenAI-compatible server is given as "
+                             "http(s)://HOST[:PORT]/v1#MODEL (the model name after '#' is missing)", spec);
+        model = lk_xstrdup(hash + 1);
+        char *b = lk_xstrndup(spec, (size_t)(hash - spec));
+        base = trim_url(o->base_url ? o->base_url : b);
+        free(b);
+        const char *host = strstr(base, "://") + 3;
+        if (!*host || *host == '/') rc = lk_errorf(err, LK_EINVAL, "'%s': no host in the URL", spec);
+        if (!rc) rc = read_key(spec, o->api_key_file, "LLMKIT_API_KEY", &key, err);
+    }
+    if (!rc && !*model) rc = lk_errorf(err, LK_EINVAL, "'%s': the model name is empty", spec);
+    if (!rc) {
+        m->name = lk_xstrdup(model);
+        cfg.model = model;
+        cfg.base_url = base;
+        cfg.api_key = key;
+        rc = pricing_lookup(o->pricing_file, pricing_backend, model, &m->price, err);
+    }
+    if (!rc) rc = strcmp(cfg.kind, "anthropic") == 0 ? anthropic_open(m, &cfg, err) : openai_open(m, &cfg, err);
+    if (key) {
+        memset(key, 0, strlen(key));
+        free(key);
+    }
+    free(base);
+    free(model);
+    return rc;
+}
+
+/* ---- builtin:hash ---- */
+
+typedef struct hash_model {
+    size_t dim;
+} hash_model;
+
+static int hash_embed(lk_model *m, const char *const *texts, size_t n, lk_embeddings *out, lk_error *err) {
+    hash_model *h = m->impl;
+    out->dim = h->dim;
+    out->n = n;
+    out->data = lk_xcalloc(n ? n : 1, h->dim * sizeof(float));
+    for (size_t i = 0; i < n; i++) hashembed(texts[i], strlen(texts[i]), out->data + i * h->dim, h->dim);
+    return 0;
+}
+
+static void hash_free(lk_model *m) {
+    free(m->impl);
+}
+
+static const model_ops hash_ops = { NULL, hash_embed, hash_free };
+
+int hashembed_open(lk_model *m, const char *rest, lk_error *err) {
+    long long dim = HASHEMBED_DEFAULT_DIM;
+    if (strcmp(rest, "hash") != 0) {
+        if (!has_prefix(rest, "hash:") || lk_parse_i64(rest + 5, &dim) || dim < 1 || dim > 65536)
+            return lk_errorf(err, LK_EINVAL, "'%s': the builtin embedder is builtin:hash or builtin:hash:DIM "
+                             "(DIM from 1 to 65536)", m->spec);
+    }
+    hash_model *h = lk_xmalloc(sizeof *h);
+    h->dim = (size_t)dim;
+    m->impl = h;
+    m->ops = &hash_ops;
+    m->backend = "builtin";
+    m->name = lk_xstrdup(rest);
+    m->price = (lk_price){ .known = true };
+    return 0;
+}
+
+/* ---- open ---- */
+
+lk_model *lk_model_open(const char *spec, lk_error *err) {
+    return lk_model_open_ex(spec, NULL, err);
+}
+
+lk_model *lk_model_open_ex(const char *spec, const lk_model_opts *opts, lk_error *err) {
+    static const lk_model_opts none = {0};
+    const lk_model_opts *o = opts ? opts : &none;
+    if (!spec || !*spec) {
+        lk_errorf(err, LK_EINVAL, "empty model spec: %s", spec_help);
+        return NULL;
+    }
+    lk_model *m = lk_xcalloc(1, sizeof *m);
+    m->spec = lk_xstrdup(spec);
+    int rc;
+    struct stat sb;
+    if (has_prefix(spec, "openai:") || has_prefix(spec, "anthropic:") || has_prefix(spec, "ollama:") ||
+        has_prefix(spec, "http://") || has_prefix(spec, "https://")) {
+        rc = open_api(m, spec, o, err);
+    } else if (has_prefix(spec, "builtin:")) {
+        rc = hashembed_open(m, spec + 8, err);
+    } else if (ends_with(spec, ".gguf") || stat(spec, &sb) == 0) {
+        m->backend = "local";
+        const char *slash = strrchr(spec, '/');
+        const char *base = slash ? slash + 1 : spec;
+        size_t n = strlen(base);
+        if (ends_with(base, ".gguf")) n -= 5;
+        m->name = lk_xstrndup(base, n);
+        rc = pricing_lookup(o->pricing_file, "local", m->name, &m->price, err);
+        if (!rc && !m->price.known) m->price = (lk_price){ .known = true }; /* local: free unless priced */
+        if (!rc) rc = local_open(m, spec, o, err);
+    } else {
+        const char *colon = strchr(spec, ':');
+        if (colon && colon - spec < 16 && !strchr(spec, '/'))
+            rc = lk_errorf(err, LK_EINVAL, "'%s': unknown backend '%.*s': %s", spec, (int)(colon - spec), spec,
+                           spec_help);
+        else
+            rc = lk_errorf(err, LK_EINVAL, "'%s': no such file, and not a model spec: %s", spec, spec_help);
+    }
+    if (rc) {
+        if (m->ops && m->ops->free) m->ops->free(m);
+        free(m->spec);
+        free(m->name);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void lk_model_free(lk_model *m) {
+    if (!m) return;
+    if (m->ops && m->ops->free) m->ops->free(m);
+    free(m->spec);
+    free(m->name);
+    free(m);
+}
+
+const char *lk_model_spec(const lk_model *m) { return m->spec; }
+const char *lk_model_backend(const lk_model *m) { return m->backend; }
+const char *lk_model_name(const lk_model *m) { return m->name; }
+
+/* ---- calls ---- */
+
+static const char *const roles[] = { "system", "user", "assistant", "tool" };
+
+static int check_request(const lk_model *m, const lk_request *r, lk_error *err) {
+    if (!r->prompt && r->n_messages == 0)
+        return lk_errorf(err, LK_EINVAL, "%s: the request has no messages and no prompt", m->spec);
+    if (r->prompt && r->n_messages)
+        return lk_errorf(err, LK_EINVAL, "%s: the request has both messages and a prompt; give one", m->spec);
+    for (size_t i = 0; i < r->n_messages; i++) {
+        const lk_message *msg = &r->messages[i];
+        bool known = false;
+        for (size_t k = 0; k < LK_ARRAY_LEN(roles) && msg->role; k++) known |= strcmp(msg->role, roles[k]) == 0;
+        if (!known)
+            return lk_errorf(err, LK_EINVAL, "%s: messages[%zu].role is '%s'; expected system, user, assistant "
+                             "or tool", m->spec, i, msg->role ? msg->role : "(null)");
+        if (!msg->content && !(strcmp(msg->role, "assistant") == 0 && msg->n_tool_calls))
+            return lk_errorf(err, LK_EINVAL, "%s: messages[%zu] (%s) has no content", m->spec, i, msg->role);
+        if (strcmp(msg->role, "tool") == 0 && !msg->tool_call_id)
+            return lk_errorf(err, LK_EINVAL, "%s: messages[%zu] is a tool result without tool_call_id", m->spec, i);
+        for (size_t k = 0; k < msg->n_tool_calls; k++)
+            if (!msg->tool_calls[k].name || !msg->tool_calls[k].id)
+                return lk_errorf(err, LK_EINVAL, "%s: messages[%zu].tool_calls[%zu] needs an id and a name",
+                                 m->spec, i, k);
+    }
+    for (size_t i = 0; i < r->n_tools; i++)
+        if (!r->tools[i].name || !*r->tools[i].name)
+            return lk_errorf(err, LK_EINVAL, "%s: tools[%zu] has no name", m->spec, i);
+    if (r->max_tokens < 0)
+        return lk_errorf(err, LK_EINVAL, "%s: max_tokens is %d; expected 0 (default) or more", m->spec, r->max_tokens);
+    if (r->logprobs < 0 || r->logprobs > 21)
+        return lk_errorf(err, LK_EINVAL, "%s: logprobs is %d; expected 0 to 21", m->spec, r->logprobs);
+    return 0;
+}
+
+int lk_model_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, void *ud, lk_response *out,
+                  lk_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!m->ops->chat) {
+        resp_set(&out->finish_reason, "error");
+        return lk_errorf(err, LK_EUNSUPPORTED, "%s: this model only makes embeddings", m->spec);
+    }
+    int rc = check_request(m, req, err);
+    if (!rc && req_set_i(req->penalty_last_n) && strcmp(m->backend, "local") != 0)
+        rc = resp_unsupported(m, req, out, err, "penalty_last_n");
+    if (rc) {
+        resp_set(&out->finish_reason, "error");
+        return rc;
+    }
+    m->t_start = lk_now();
+    rc = m->ops->chat(m, req, on_token, ud, out, err);
+    lk_timings *t = &out->timings;
+    t->total_s = lk_now() - m->t_start;
+    if (t->ttft_s <= 0 && out->text_len > 0) t->ttft_s = t->total_s;
+    double gen_s = t->total_s - t->ttft_s;
+    t->tokens_per_s = out->usage.completion_tokens > 1 && gen_s > 0
+        ? (double)(out->usage.completion_tokens - 1) / gen_s : 0;
+    out->cost_known = m->price.known;
+    out->cost_usd = m->price.known ? pricing_cost(&m->price, &out->usage) : 0;
+    if (!out->text) out->text = lk_xstrdup("");
+    if (!out->finish_reason) resp_set(&out->finish_reason, rc ? "error" : "stop");
+    if (!out->model) resp_set(&out->model, m->name);
+    return rc;
+}
+
+int lk_model_embed(lk_model *m, const char *const *texts, size_t n, lk_embeddings *out, lk_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!m->ops->embed)
+        return lk_errorf(err, LK_EUNSUPPORTED, "%s: the %s backend has no embeddings", m->spec, m->backend);
+    for (size_t i = 0; i < n; i++)
+        if (!texts[i]) return lk_errorf(err, LK_EINVAL, "%s: text %zu to embed is NULL", m->spec, i);
+    m->t_start = lk_now();
+    int rc = m->ops->embed(m, texts, n, out, err);
+    if (rc) {
+        lk_embeddings_free(out);
+        return rc;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        float *v = out->data + i * out->dim;
+        double ss = 0;
+        for (size_t j = 0; j < out->dim; j++) ss += (double)v[j] * v[j];
+        if (ss > 0) {
+            float inv = (float)(1.0 / sqrt(ss));
+            for (size_t j = 0; j < out->dim; j++) v[j] *= inv;
+        }
+    }
+    out->cost_known = m->price.known;
+    out->cost_usd = m->price.known ? pricing_cost(&m->price, &out->usage) : 0;
+    return 0;
+}
