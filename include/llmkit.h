@@ -244,8 +244,9 @@ const char *lk_model_name(const lk_model *m);
 /* Run a chat (or, with req->prompt, a completion) request. on_token gets each text delta as
  * it arrives, from every backend, streaming or not. Fills *out (call lk_response_free even
  * when this fails: a stream cut off mid-way keeps its partial text with finish reason
- * "error"). Returns 0 or an error code; provider errors carry the provider's message and the
- * HTTP status. */
+ * "error"). A cancel (the callback returned false, or req->cancel was set) is not an error:
+ * 0 with finish reason "cancelled" and the text so far. Returns 0 or an error code; provider
+ * errors (LK_EREMOTE) carry the provider's message and the HTTP status. */
 int lk_model_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, void *ud, lk_response *out,
                   lk_error *err);
 

@@ -61,6 +61,17 @@ static inline int lk_utf8_len(unsigned char c) {
     return 0;
 }
 
+/* A 64-bit finaliser (MurmurHash3's fmix64): every input bit affects every output bit. For
+ * hashing features and n-grams deterministically across machines. */
+static inline uint64_t lk_mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
 /* Half-precision conversions (IEEE binary16 and bfloat16), exact and round-to-nearest-even. */
 static inline float lk_fp16_to_fp32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;

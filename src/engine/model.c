@@ -531,9 +531,11 @@ static void matmul_step(fwd *F, int ith, int nth, int *step, const float *in, in
         }
         const uint8_t *act = at == LK_F32 ? (const uint8_t *)in : F->aq[act_kind(at)];
         size_t ars = lk_act_row_size(w->type, in_dim);
-        for (int c0 = 0; c0 < n; c0 += col_tile)
+        /* float weights: the kernel widens a block of rows once and uses it for every column */
+        int tile = at == LK_F32 ? n : col_tile;
+        for (int c0 = 0; c0 < n; c0 += tile)
             F->K->gemm[w->type](in_dim, (const uint8_t *)w->data + (size_t)r0 * wrs, wrs, nr,
-                                act + (size_t)c0 * ars, ars, LK_MIN(col_tile, n - c0),
+                                act + (size_t)c0 * ars, ars, LK_MIN(tile, n - c0),
                                 ops[o].out + (size_t)c0 * rows + r0, (size_t)rows);
     }
     lk_pool_barrier(F->m->pool);

@@ -25,18 +25,9 @@ typedef struct gram_table {
     size_t cap, used;           /* cap is a power of two, at most half full */
 } gram_table;
 
-static uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 static uint64_t gram_hash(const uint32_t *w, uint32_t n) {
     uint64_t h = n;
-    for (uint32_t i = 0; i < n; i++) h = mix(h * 0x9E3779B97F4A7C15ULL + w[i] + 1);
+    for (uint32_t i = 0; i < n; i++) h = lk_mix64(h * 0x9E3779B97F4A7C15ULL + w[i] + 1);
     return h;
 }
 
@@ -101,7 +92,7 @@ static bool is_word_byte(unsigned char c) {
 static uint64_t bytes_hash(const char *s, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return mix(h);
+    return lk_mix64(h);
 }
 
 static word_entry *word_slot(word_entry *tab, size_t cap, const char *s, size_t len) {

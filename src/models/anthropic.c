@@ -244,25 +244,9 @@ static int error_object(api_parse *p, const json_t *j, const char *where) {
     return api_remote_error(p, where, api_jstr(e, "message"), api_jstr(e, "type"), NULL);
 }
 
-static json_t *load(api_parse *p, const char *s, size_t len, const char *what, int *rc) {
-    json_error_t je;
-    json_t *j = json_loadb(s, len, 0, &je);
-    *rc = 0;
-    if (!j)
-        *rc = lk_errorf(p->err, LK_EFORMAT, "%s: %s is not JSON (line %d, column %d: %s)", p->m->spec, what, je.line,
-                        je.column, je.text);
-    else if (!json_is_object(j))
-        *rc = lk_errorf(p->err, LK_EFORMAT, "%s: %s is not a JSON object", p->m->spec, what);
-    if (*rc) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
 static int anthropic_body(api_parse *p, const char *body, size_t len) {
     int rc;
-    json_t *j = load(p, body, len, "the answer", &rc);
+    json_t *j = api_load_object(p, body, len, "the answer", &rc);
     if (!j) return rc;
     if ((rc = error_object(p, j, "error in the answer"))) goto done;
     set_ids(p, j);
@@ -298,7 +282,7 @@ static int anthropic_event(api_parse *p, const char *evtype, const char *data, s
     char what[80];
     snprintf(what, sizeof what, "the '%.32s' event before byte %llu", evtype, (unsigned long long)p->bytes);
     int rc;
-    json_t *j = load(p, data, len, what, &rc);
+    json_t *j = api_load_object(p, data, len, what, &rc);
     if (!j) return rc;
     const char *type = api_jstr(j, "type") ? api_jstr(j, "type") : evtype;
     long index = (long)api_jint(j, "index");

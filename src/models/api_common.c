@@ -344,3 +344,20 @@ int api_post_json(const api_conf *c, const lk_model *m, const char *url, const c
     http_response_free(&r);
     return rc;
 }
+
+json_t *api_load_object(api_parse *p, const char *s, size_t len, const char *what, int *rc) {
+    json_error_t je;
+    json_t *j = json_loadb(s, len, 0, &je);
+    *rc = 0;
+    if (!j)
+        *rc = lk_errorf(p->err, LK_EFORMAT, "%s: %s is not JSON (line %d, column %d: %s)", p->m->spec, what, je.line,
+                        je.column, je.text);
+    else if (!json_is_object(j))
+        *rc = lk_errorf(p->err, LK_EFORMAT, "%s: %s is not a JSON object", p->m->spec, what);
+    if (*rc) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+

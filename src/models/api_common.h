@@ -26,6 +26,9 @@ char *api_json_dump(const json_t *j);
 /* Parse JSON text that must be an object (a schema, tool arguments). NULL with *why filled
  * when it is not JSON or not an object. */
 json_t *api_json_object(const char *text, char *why, size_t why_cap);
+/* Parse an answer (what names it in errors: "the answer", "a stream event") that must be a JSON
+ * object. NULL with *rc = LK_EFORMAT and p->err naming the line and column otherwise. */
+json_t *api_load_object(api_parse *p, const char *s, size_t len, const char *what, int *rc);
 /* A string member, or NULL. */
 const char *api_jstr(const json_t *o, const char *key);
 /* An integer member, or 0 when absent or not an integer. */

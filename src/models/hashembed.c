@@ -111,15 +111,6 @@ static uint32_t to_lower(uint32_t c) {
 
 /* ---- hashing ---- */
 
-static uint64_t fmix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 static uint64_t fnv_start(int family) { return 0xcbf29ce484222325ULL ^ ((uint64_t)family * 0x9E3779B97F4A7C15ULL); }
 
 static uint64_t fnv_add(uint64_t h, const uint32_t *cp, size_t n) {
@@ -214,10 +205,10 @@ static void word_end(word_state *ws, features *fs) {
     if (n == 0) return;
     const uint32_t *word = ws->cp + 1;
     double factor = is_stop_word(word, n) ? STOP_FACTOR : 1.0;
-    uint64_t hw = fmix64(fnv_add(fnv_start(FAMILY_WORD), word, n));
+    uint64_t hw = lk_mix64(fnv_add(fnv_start(FAMILY_WORD), word, n));
     feature_add(fs, hw, factor * WEIGHT_WORD);
     if (ws->has_prev)
-        feature_add(fs, fmix64((ws->prev ^ fnv_start(FAMILY_BIGRAM)) * 0x9E3779B97F4A7C15ULL + hw),
+        feature_add(fs, lk_mix64((ws->prev ^ fnv_start(FAMILY_BIGRAM)) * 0x9E3779B97F4A7C15ULL + hw),
                     LK_MIN(factor, ws->prev_factor) * WEIGHT_BIGRAM);
     ws->prev = hw;
     ws->prev_factor = factor;
@@ -230,7 +221,7 @@ static void word_end(word_state *ws, features *fs) {
     double w = factor * WEIGHT_NGRAMS / sqrt((double)count);
     for (size_t g = 3; g <= 5; g++)
         for (size_t i = 0; i + g <= padded; i++)
-            feature_add(fs, fmix64(fnv_add(fnv_start(FAMILY_NGRAM), ws->cp + i, g)), w);
+            feature_add(fs, lk_mix64(fnv_add(fnv_start(FAMILY_NGRAM), ws->cp + i, g)), w);
     ws->len = 0;
 }
 

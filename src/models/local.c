@@ -52,7 +52,7 @@ typedef struct local_call {
 
 static bool on_text(const char *text, size_t len, void *ud) {
     local_call *c = ud;
-    if (c->req->cancel && *c->req->cancel) return false;
+    if (c->req->cancel && __atomic_load_n(c->req->cancel, __ATOMIC_RELAXED)) return false;
     resp_first_token(c->m, c->out);
     return resp_text(c->out, text, len, c->on_token, c->ud);
 }
@@ -176,7 +176,6 @@ static int local_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, 
     out->usage.completion_tokens = st.n_gen;
     resp_set(&out->id, id);
     resp_set(&out->finish_reason, rc ? "error" : st.finish ? st.finish : "stop");
-    if (!rc && req->cancel && *req->cancel) resp_set(&out->finish_reason, "cancelled");
     return rc;
 }
 

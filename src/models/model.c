@@ -293,6 +293,10 @@ int lk_model_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, void
     }
     m->t_start = lk_now();
     rc = m->ops->chat(m, req, on_token, ud, out, err);
+    if (rc == LK_ECANCELLED) {
+        rc = 0; /* the caller's wish, not a failure */
+        resp_set(&out->finish_reason, "cancelled");
+    }
     lk_timings *t = &out->timings;
     t->total_s = lk_now() - m->t_start;
     if (t->ttft_s <= 0 && out->text_len > 0) t->ttft_s = t->total_s;

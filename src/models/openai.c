@@ -410,25 +410,9 @@ static json_t *first_choice(const json_t *j) {
     return NULL;
 }
 
-static json_t *load(api_parse *p, const char *s, size_t len, const char *what, int *rc) {
-    json_error_t je;
-    json_t *j = json_loadb(s, len, 0, &je);
-    *rc = 0;
-    if (!j)
-        *rc = lk_errorf(p->err, LK_EFORMAT, "%s: %s is not JSON (line %d, column %d: %s)", p->m->spec, what, je.line,
-                        je.column, je.text);
-    else if (!json_is_object(j))
-        *rc = lk_errorf(p->err, LK_EFORMAT, "%s: %s is not a JSON object", p->m->spec, what);
-    if (*rc) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
 static int openai_body(api_parse *p, const char *body, size_t len) {
     int rc;
-    json_t *j = load(p, body, len, "the answer", &rc);
+    json_t *j = api_load_object(p, body, len, "the answer", &rc);
     if (!j) return rc;
     if ((rc = body_error(p, j, "error in the answer"))) goto done;
     set_ids(p, j);
@@ -460,7 +444,7 @@ static int openai_event(api_parse *p, const char *type, const char *data, size_t
     char what[64];
     snprintf(what, sizeof what, "the stream event before byte %llu", (unsigned long long)p->bytes);
     int rc;
-    json_t *j = load(p, data, len, what, &rc);
+    json_t *j = api_load_object(p, data, len, what, &rc);
     if (!j) return rc;
     if ((rc = body_error(p, j, "error in the stream"))) goto done;
     set_ids(p, j);

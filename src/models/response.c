@@ -100,14 +100,16 @@ void redact_secret(char *s, size_t cap, const char *secret) {
     static const char mark[] = "[redacted]";
     size_t n = secret ? strlen(secret) : 0;
     if (n < 4 || !s) return;
-    char *p;
-    while ((p = strstr(s, secret)) != NULL) {
+    char *from = s, *p;
+    while ((p = strstr(from, secret)) != NULL) {
         size_t len = strlen(s);
         if (len - n + sizeof mark - 1 < cap) {
             memmove(p + sizeof mark - 1, p + n, len - (size_t)(p - s) - n + 1);
             memcpy(p, mark, sizeof mark - 1);
+            from = p + sizeof mark - 1;
         } else {
             memset(p, '*', n);
+            from = p + n;
         }
     }
 }

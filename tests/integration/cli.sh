@@ -19,7 +19,7 @@ BPE=$TD/tokenizers/ggml-vocab-llama-bpe.gguf
 
 # --help pages
 "$LLMKIT" --help > "$T/out" 2>"$T/err" || fail help
-for c in run chat tokenize perplexity info gguf; do
+for c in run chat compare sweep embed tokenize perplexity info gguf bench quantize; do
     grep -q "^  $c " "$T/out" || fail "help lists $c"
     "$LLMKIT" $c --help > "$T/h" 2>"$T/err" || fail "$c --help exits 0"
     grep -q "usage: llmkit $c" "$T/h" || fail "$c --help has a usage line"

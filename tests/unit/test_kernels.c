@@ -215,7 +215,7 @@ static const uint32_t gemm_types[] = { LK_F32, LK_F16, LK_BF16, LK_Q4_0, LK_Q4_1
  * the vector width; row counts and column counts around the tile sizes. */
 static const int64_t quant_lengths[] = { 256, 4096, 96, 2080, 8224 };
 static const int64_t float_lengths[] = { 256, 4096, 1, 7, 1040, 4099 };
-static const int row_counts[] = { 1, 3, 8, 17 };
+static const int row_counts[] = { 1, 3, 8, 17, 45 };
 static const int col_counts[] = { 1, 2, 5, 16, 7, 21, 33 };
 
 static bool is_float_type(uint32_t t) { return t == LK_F32 || t == LK_F16 || t == LK_BF16; }

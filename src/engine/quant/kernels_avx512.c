@@ -589,6 +589,80 @@ INLINE void gemm_fdot(int wt, int64_t n, const uint8_t *w, size_t ws, int nr, co
     for (; r < nr; r++) fdot_cols(wt, 1, n, w + r * ws, ws, act, as, nc, out + r, os);
 }
 
+/* Many columns (prompt processing): outer products. A block of 32 rows x FKB elements of the
+ * weights is widened to f32 and transposed once into pk[k][32] (two 16-row panels), then used
+ * for every column: per k, two panel loads and one broadcast FMA per column and panel, with no
+ * horizontal sums. Accumulators live in registers for a C-column tile over the K block, and in
+ * out between blocks. */
+enum { FKB = 256, FPR = 32 };
+
+/* pk[k][FPR] = rows r0.. (R of them, the rest zero) of w at columns k0..k0+kb, as f32. */
+INLINE void fpack(int wt, const uint8_t *w, size_t ws, int R, int64_t k0, int kb, float *pk) {
+    const int eb = elem_bytes(wt);
+    float tmp[16] __attribute__((aligned(64)));
+    if (R < FPR) memset(pk, 0, (size_t)kb * FPR * sizeof(float));
+    for (int r = 0; r < R; r++) {
+        const uint8_t *row = w + (size_t)r * ws + (size_t)k0 * eb;
+        int k = 0;
+        for (; k + 16 <= kb; k += 16) {
+            _mm512_store_ps(tmp, wload(wt, row + (size_t)k * eb));
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) pk[(size_t)(k + i) * FPR + r] = tmp[i];
+        }
+        if (k < kb) {
+            _mm512_store_ps(tmp, wload_mask(wt, row + (size_t)k * eb, (__mmask16)((1u << (kb - k)) - 1)));
+            for (int i = 0; i < kb - k; i++) pk[(size_t)(k + i) * FPR + r] = tmp[i];
+        }
+    }
+}
+
+/* out[c][r] (+)= sum_k pk[k][r] * act[c][k0 + k] for C columns and the rows of the masks. */
+INLINE void fouter(int C, const float *pk, int kb, const uint8_t *act, size_t as, int64_t k0, float *out, size_t os,
+                   bool first, __mmask16 m0, __mmask16 m1) {
+    __m512 acc0[12], acc1[12];
+    const float *a[12];
+#pragma GCC unroll 12
+    for (int c = 0; c < C; c++) {
+        a[c] = (const float *)(act + (size_t)c * as) + k0;
+        acc0[c] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, out + (size_t)c * os);
+        acc1[c] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, out + (size_t)c * os + 16);
+    }
+    for (int k = 0; k < kb; k++) {
+        const __m512 w0 = _mm512_load_ps(pk + (size_t)k * FPR), w1 = _mm512_load_ps(pk + (size_t)k * FPR + 16);
+#pragma GCC unroll 12
+        for (int c = 0; c < C; c++) {
+            const __m512 x = _mm512_set1_ps(a[c][k]);
+            acc0[c] = _mm512_fmadd_ps(w0, x, acc0[c]);
+            acc1[c] = _mm512_fmadd_ps(w1, x, acc1[c]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int c = 0; c < C; c++) {
+        _mm512_mask_storeu_ps(out + (size_t)c * os, m0, acc0[c]);
+        _mm512_mask_storeu_ps(out + (size_t)c * os + 16, m1, acc1[c]);
+    }
+}
+
+INLINE void gemm_fouter(int wt, int64_t n, const uint8_t *w, size_t ws, int nr, const uint8_t *act, size_t as,
+                        int nc, float *out, size_t os) {
+    float pk[FKB * FPR] __attribute__((aligned(64)));
+    for (int r0 = 0; r0 < nr; r0 += FPR) {
+        const int R = LK_MIN(FPR, nr - r0);
+        const __mmask16 m0 = R >= 16 ? 0xFFFF : (__mmask16)((1u << R) - 1);
+        const __mmask16 m1 = R >= 32 ? 0xFFFF : R <= 16 ? 0 : (__mmask16)((1u << (R - 16)) - 1);
+        for (int64_t k0 = 0; k0 < n; k0 += FKB) {
+            const int kb = (int)LK_MIN((int64_t)FKB, n - k0);
+            fpack(wt, w + (size_t)r0 * ws, ws, R, k0, kb, pk);
+            const bool first = k0 == 0;
+            float *o = out + r0;
+            int c = 0;
+            for (; c + 12 <= nc; c += 12) fouter(12, pk, kb, act + (size_t)c * as, as, k0, o + (size_t)c * os, os, first, m0, m1);
+            for (; c + 4 <= nc; c += 4) fouter(4, pk, kb, act + (size_t)c * as, as, k0, o + (size_t)c * os, os, first, m0, m1);
+            for (; c < nc; c++) fouter(1, pk, kb, act + (size_t)c * as, as, k0, o + (size_t)c * os, os, first, m0, m1);
+        }
+    }
+}
+
 INLINE void gemm_floats(int wt, int64_t n, const void *w, size_t ws, int nr, const void *act, size_t as,
                         int nc, float *out, size_t os) {
     if (nr <= 0 || nc <= 0) return;
@@ -596,7 +670,8 @@ INLINE void gemm_floats(int wt, int64_t n, const void *w, size_t ws, int nr, con
         zero_out(nr, nc, out, os);
         return;
     }
-    gemm_fdot(wt, n, w, ws, nr, act, as, nc, out, os);
+    if (nc >= 16) gemm_fouter(wt, n, w, ws, nr, act, as, nc, out, os);
+    else gemm_fdot(wt, n, w, ws, nr, act, as, nc, out, os);
 }
 
 static void gemm_f32(int64_t n, const void *w, size_t ws, int nr, const void *act, size_t as, int nc,
