@@ -144,6 +144,8 @@ typedef struct lk_request {
     int logprobs;                   /* 0: none; n > 0: log-probabilities of the chosen tokens and
                                        the top n - 1 alternatives (top_logprobs = n - 1) */
 
+    bool no_cache;                  /* local: evaluate the whole prompt, reusing no KV cache of an
+                                       earlier request (cold timings, as compare measures) */
     bool stream;                    /* stream from the backend (the callback is called either way) */
     double timeout_s;               /* whole request, retries included; 0: 600 s */
     bool strict;                    /* unsupported settings fail instead of warning */

@@ -183,6 +183,46 @@ int lk_parse_f64(const char *s, double *out) {
     return 0;
 }
 
+size_t lk_utf8_valid_len(const unsigned char *p, size_t avail) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    size_t n = (size_t)lk_utf8_len(c);
+    if (n < 2 || n > avail) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if ((n == 2 && c < 0xC2) || (n == 3 && c == 0xE0 && p[1] < 0xA0) || (n == 3 && c == 0xED && p[1] >= 0xA0) ||
+        (n == 4 && c == 0xF0 && p[1] < 0x90) || (n == 4 && (c > 0xF4 || (c == 0xF4 && p[1] >= 0x90))))
+        return 0; /* overlong, surrogate or beyond U+10FFFF */
+    return n;
+}
+
+bool lk_utf8_check(const char *s, size_t n, size_t *bad_offset) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t l = lk_utf8_valid_len(p + i, n - i);
+        if (!l) {
+            if (bad_offset) *bad_offset = i;
+            return false;
+        }
+        i += l;
+    }
+    return true;
+}
+
+void lk_utf8_sanitize(const char *s, size_t n, lk_buf *out) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t l = lk_utf8_valid_len(p + i, n - i);
+        if (l) {
+            lk_buf_append(out, p + i, l);
+            i += l;
+        } else {
+            lk_buf_puts(out, "\xEF\xBF\xBD");
+            i++;
+        }
+    }
+}
+
 void lk_buf_json_str(lk_buf *b, const char *s) {
     if (!s) {
         lk_buf_puts(b, "null");
@@ -190,34 +230,23 @@ void lk_buf_json_str(lk_buf *b, const char *s) {
     }
     lk_buf_putc(b, '"');
     const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
         if (c == '"' || c == '\\') {
             lk_buf_putc(b, '\\');
             lk_buf_putc(b, (char)c);
-            p++;
+            i++;
         } else if (c < 0x20) {
             const char *esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
             if (esc) lk_buf_puts(b, esc);
             else lk_buf_printf(b, "\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            lk_buf_putc(b, (char)c);
-            p++;
+            i++;
         } else {
-            int n = lk_utf8_len(c), ok = n > 1;
-            for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xC0) == 0x80;
-            if (ok && n == 3 && c == 0xED && p[1] >= 0xA0) ok = 0; /* surrogates */
-            if (ok && ((n == 2 && c < 0xC2) || (n == 3 && c == 0xE0 && p[1] < 0xA0) || (n == 4 && c == 0xF0 && p[1] < 0x90) ||
-                       (n == 4 && (c > 0xF4 || (c == 0xF4 && p[1] >= 0x90)))))
-                ok = 0; /* overlong or beyond U+10FFFF */
-            if (ok) {
-                lk_buf_append(b, p, (size_t)n);
-                p += n;
-            } else {
-                lk_buf_puts(b, "\xEF\xBF\xBD");
-                p++;
-            }
+            size_t l = lk_utf8_valid_len(p + i, n - i);
+            if (l) lk_buf_append(b, p + i, l);
+            else lk_buf_puts(b, "\xEF\xBF\xBD");
+            i += l ? l : 1;
         }
     }
     lk_buf_putc(b, '"');

@@ -33,6 +33,13 @@ void lk_buf_puts(lk_buf *b, const char *s);
 void lk_buf_putc(lk_buf *b, char c);
 void lk_buf_printf(lk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lk_buf_clear(lk_buf *b);
+/* UTF-8: the length of the valid sequence at p (avail bytes there), or 0 when it is not one
+ * (overlong forms, surrogates and code points beyond U+10FFFF are not); whether s[0..n) is
+ * valid, with the offset of the first bad byte; and s with each bad byte replaced by U+FFFD. */
+size_t lk_utf8_valid_len(const unsigned char *p, size_t avail);
+bool lk_utf8_check(const char *s, size_t n, size_t *bad_offset);
+void lk_utf8_sanitize(const char *s, size_t n, lk_buf *out);
+
 /* Append s as a JSON string literal, quotes included; NULL becomes null. Invalid UTF-8 bytes
  * become U+FFFD, so the output is always valid JSON. */
 void lk_buf_json_str(lk_buf *b, const char *s);

@@ -64,7 +64,7 @@ typedef struct cli_model {
     const char *base_url;      /* --base-url */
     const char *pricing;       /* --pricing */
     float timeout;             /* --timeout seconds (0: the default) */
-    int retries;               /* --retries (attempts after the first; -1: default) */
+    int retries;               /* --retries (attempts after the first; INT_MIN: default) */
 } cli_model;
 #define CLI_MODEL_N 10
 int cli_model_opts(cli_model *o, lk_opt *out);

@@ -4,6 +4,7 @@
 #include "engine/quant/quant.h"
 
 #include <stdarg.h>
+#include <limits.h>
 #include <math.h>
 #include <time.h>
 
@@ -94,7 +95,7 @@ int cli_model_opts(cli_model *o, lk_opt *out) {
     memset(o, 0, sizeof *o);
     o->kv_type = "f16";
     o->load = "auto";
-    o->retries = -1;
+    o->retries = INT_MIN; /* unset */
     const lk_opt opts[CLI_MODEL_N] = {
         { "threads", 't', LK_OPT_INT, &o->threads, "N", "local: threads (default: the number of cores)" },
         { "kv-type", 0, LK_OPT_STR, &o->kv_type, "f16|f32|q8_0", "local: KV cache type (f16)" },
@@ -116,7 +117,7 @@ void cli_model_lk_opts(const cli_model *o, lk_model_opts *lo) {
     lo->api_key_file = o->key_file;
     lo->base_url = o->base_url;
     lo->pricing_file = o->pricing;
-    lo->max_attempts = o->retries >= 0 ? o->retries + 1 : 0;
+    lo->max_attempts = o->retries != INT_MIN ? o->retries + 1 : 0;
     lo->threads = o->threads;
     lo->kv_type = o->kv_type;
     lo->load = o->load;
@@ -134,7 +135,8 @@ int cli_open_model(const cli_model *o, const char *spec, lk_model **m) {
     if (o->threads < 0 || o->threads > 1024) return cli_usage("--threads %d: expected 1 to 1024", o->threads);
     if (o->n_ctx < 0) return cli_usage("--ctx %d: expected a positive size", o->n_ctx);
     if (!(o->timeout >= 0)) return cli_usage("--timeout: expected seconds >= 0");
-    if (o->retries > 20) return cli_usage("--retries %d: expected 0 to 20", o->retries);
+    if (o->retries != INT_MIN && (o->retries > 20 || o->retries < 0))
+        return cli_usage("--retries %d: expected 0 to 20", o->retries);
     lk_model_opts lo;
     cli_model_lk_opts(o, &lo);
     lk_error err = {0};

@@ -141,7 +141,7 @@ static void print_json(const model_result *mrs, int n, const char *prompt, int r
 int cmd_compare(int argc, char **argv) {
     const char *prompt = NULL, *file = NULL, *system = NULL;
     int runs = 3, n_predict = 128;
-    bool json = false, csv = false, no_stream = false, quiet = false, show = false;
+    bool json = false, csv = false, no_stream = false, quiet = false, show = false, warm = false;
     lk_opt_list specs = {0};
     cli_sampling cs;
     cli_model cm;
@@ -154,12 +154,14 @@ int cmd_compare(int argc, char **argv) {
         { "n-predict", 'n', LK_OPT_INT, &n_predict, "N", "tokens to generate at most (128)" },
         { "no-stream", 0, LK_OPT_FLAG, &no_stream, NULL, "API: ask for whole answers (time to first token is then "
           "the whole latency)" },
+        { "warm", 0, LK_OPT_FLAG, &warm, NULL, "local: let runs after the first reuse the cached prompt (default: "
+          "every run evaluates the whole prompt, as a fresh request would)" },
         { "show", 0, LK_OPT_FLAG, &show, NULL, "print each model's first answer after the table" },
         { "json", 0, LK_OPT_FLAG, &json, NULL, "print every run as JSON" },
         { "csv", 0, LK_OPT_FLAG, &csv, NULL, "print the table as CSV" },
         { "quiet", 'q', LK_OPT_FLAG, &quiet, NULL, "no progress or warnings on stderr" },
     };
-    int n_opts = 11;
+    int n_opts = 12;
     n_opts += cli_sampling_opts(&cs, opts + n_opts);
     n_opts += cli_model_opts(&cm, opts + n_opts);
     opts[n_opts].name = NULL;
@@ -203,6 +205,7 @@ int cmd_compare(int argc, char **argv) {
     req.n_messages = n_msgs;
     req.max_tokens = n_predict;
     req.stream = !no_stream;
+    req.no_cache = !warm;
     req.timeout_s = cm.timeout;
 
     model_result *mrs = lk_xcalloc((size_t)specs.n, sizeof *mrs);
@@ -218,7 +221,7 @@ int cmd_compare(int argc, char **argv) {
         print_json(mrs, specs.n, prompt, runs);
     } else {
         static const char *cols[] = { "model", "backend", ">ok", ">latency ms", ">ttft ms", ">prompt tok",
-                                      ">output tok", ">tok/s", ">cost/run USD" };
+                                      ">cached tok", ">output tok", ">tok/s", ">cost/run USD" };
         lk_table t;
         lk_table_init(&t, LK_ARRAY_LEN(cols), cols);
         for (int i = 0; i < specs.n; i++) {
@@ -228,12 +231,13 @@ int cmd_compare(int argc, char **argv) {
             lk_table_cell(&t, "%s", r->backend);
             lk_table_cell(&t, "%d/%d", r->n_ok, r->open_error ? runs : r->n_runs);
             if (!r->n_ok) {
-                for (int k = 0; k < 6; k++) lk_table_cell(&t, "-");
+                for (int k = 0; k < 7; k++) lk_table_cell(&t, "-");
                 continue;
             }
             lk_table_cell(&t, "%.1f", median(r, offsetof(run_result, latency_s)) * 1e3);
             lk_table_cell(&t, "%.1f", median(r, offsetof(run_result, ttft_s)) * 1e3);
             lk_table_cell(&t, "%.0f", mean_ll(r, offsetof(run_result, prompt_tokens)));
+            lk_table_cell(&t, "%.0f", mean_ll(r, offsetof(run_result, cached_tokens)));
             lk_table_cell(&t, "%.1f", mean_ll(r, offsetof(run_result, completion_tokens)));
             lk_table_cell(&t, "%.1f", median(r, offsetof(run_result, tokens_per_s)));
             double cost = 0;

@@ -74,7 +74,13 @@ int cmd_embed(int argc, char **argv) {
         lk_table_init(&t, n + 1, cols);
         for (size_t i = 0; i < n; i++) {
             lk_table_row(&t);
-            lk_table_cell(&t, "%zu %.40s", i + 1, texts[i]);
+            size_t cut = 0, chars = 0; /* the first 40 characters, cut between characters */
+            while (texts[i][cut] && chars < 40) {
+                cut += (size_t)LK_MAX(1, lk_utf8_len((unsigned char)texts[i][cut]));
+                chars++;
+            }
+            cut = strnlen(texts[i], cut);
+            lk_table_cell(&t, "%zu %.*s", i + 1, (int)cut, texts[i]);
             for (size_t j = 0; j < n; j++) {
                 double dot = 0;
                 for (size_t k = 0; k < e.dim; k++) dot += (double)e.data[i * e.dim + k] * e.data[j * e.dim + k];

@@ -11,7 +11,7 @@ static bool print_text(const char *text, size_t len, void *ud) {
 
 int cmd_run(int argc, char **argv) {
     const char *spec = NULL, *prompt = NULL, *file = NULL, *system = NULL;
-    int n_predict = 256;
+    int n_predict = -1;
     bool raw = false, no_bos = false, special = false, quiet = false, json = false, no_stream = false;
     bool strict = false;
     lk_opt_list stops = {0};
@@ -23,7 +23,8 @@ int cmd_run(int argc, char **argv) {
         { "prompt", 'p', LK_OPT_STR, &prompt, "TEXT", "the prompt (sent as a user message)" },
         { "file", 'f', LK_OPT_STR, &file, "FILE", "read the prompt from a file" },
         { "system", 0, LK_OPT_STR, &system, "TEXT", "a system message before the prompt" },
-        { "n-predict", 'n', LK_OPT_INT, &n_predict, "N", "tokens to generate at most (256; 0 = the model's default)" },
+        { "n-predict", 'n', LK_OPT_INT, &n_predict, "N", "tokens to generate at most (local default 256; API "
+          "models: the provider's default)" },
         { "raw", 0, LK_OPT_FLAG, &raw, NULL, "continue the prompt as plain text, no chat template (local models "
           "and OpenAI-compatible /v1/completions)" },
         { "stop", 0, LK_OPT_LIST, &stops, "TEXT", "stop when this text is generated (repeatable)" },
@@ -59,7 +60,7 @@ int cmd_run(int argc, char **argv) {
     if (!prompt == !file) return cli_usage("run: give the prompt with exactly one of -p TEXT or -f FILE");
     if (system && raw) return cli_usage("run: --system needs a chat, not --raw");
     if ((no_bos || special) && !raw) return cli_usage("run: --no-bos and --special need --raw");
-    if (n_predict < 0) return cli_usage("run: -n %d: expected 0 or more", n_predict);
+    if (n_predict < -1) return cli_usage("run: -n %d: expected 0 or more", n_predict);
 
     lk_error err = {0};
     lk_buf fbuf = {0};
@@ -90,7 +91,7 @@ int cmd_run(int argc, char **argv) {
         req.messages = msgs;
         req.n_messages = n_msgs;
     }
-    req.max_tokens = n_predict;
+    req.max_tokens = n_predict > 0 ? n_predict : local && n_predict < 0 ? 256 : 0;
     req.stop = stops.items;
     req.n_stop = (size_t)stops.n;
     req.stream = !no_stream;

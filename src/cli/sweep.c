@@ -156,14 +156,13 @@ static void fill_table(lk_table *t, const setting *st, int n) {
         lk_table_row(t);
         lk_table_cell(t, "%s", s->label);
         lk_table_cell(t, "%d/%d", s->n_ok, s->n_ok + s->n_err);
-        lk_table_cell(t, "%.1f", s->mean_tokens);
-        lk_table_cell(t, "%.3f", s->div.distinct1);
-        lk_table_cell(t, "%.3f", s->div.distinct2);
-        lk_table_cell(t, "%.3f", s->div.self_bleu);
-        lk_table_cell(t, "%.3f", s->div.jaccard);
-        lk_table_cell(t, "%.2f", s->div.entropy);
-        lk_table_cell(t, "%.1f", s->mean_ttft_s * 1e3);
-        lk_table_cell(t, "%.1f", s->mean_tps);
+        const double v[] = { s->mean_tokens, s->div.distinct1, s->div.distinct2, s->div.self_bleu, s->div.jaccard,
+                             s->div.entropy, s->mean_ttft_s * 1e3, s->mean_tps };
+        const char *fmt[] = { "%.1f", "%.3f", "%.3f", "%.3f", "%.3f", "%.2f", "%.1f", "%.1f" };
+        for (size_t k = 0; k < LK_ARRAY_LEN(v); k++) {
+            if (s->n_ok && isfinite(v[k])) lk_table_cell(t, fmt[k], v[k]);
+            else lk_table_cell(t, "-");
+        }
     }
 }
 
@@ -317,6 +316,7 @@ int cmd_sweep(int argc, char **argv) {
         setting *s = &st[si];
         double sum_tok = 0, sum_ttft = 0, sum_tps = 0;
         diversity acc = {0};
+        int n_div = 0, n_lex = 0; /* prompts with 2+ samples (pairwise metrics), with 1+ (the rest) */
         for (int pi = 0; pi < n_prompts; pi++) {
             int n_texts = 0;
             for (int k = 0; k < n_samples; k++) {
@@ -368,21 +368,26 @@ int cmd_sweep(int argc, char **argv) {
                 snprintf(detail, sizeof detail, "%ld/%ld  %s", done, total, s->label);
                 lk_progress_update(&bar, (uint64_t)done, detail);
             }
+            if (n_texts == 0) continue; /* every sample failed: nothing to measure */
             diversity d;
             diversity_compute(texts, (size_t)n_texts, &d);
             acc.distinct1 += d.distinct1;
             acc.distinct2 += d.distinct2;
-            acc.self_bleu += d.self_bleu;
-            acc.jaccard += d.jaccard;
             acc.entropy += d.entropy;
             acc.mean_words += d.mean_words;
+            n_lex++;
+            if (n_texts >= 2) {
+                acc.self_bleu += d.self_bleu;
+                acc.jaccard += d.jaccard;
+                n_div++;
+            }
         }
-        s->div.distinct1 = acc.distinct1 / n_prompts;
-        s->div.distinct2 = acc.distinct2 / n_prompts;
-        s->div.self_bleu = acc.self_bleu / n_prompts;
-        s->div.jaccard = acc.jaccard / n_prompts;
-        s->div.entropy = acc.entropy / n_prompts;
-        s->div.mean_words = acc.mean_words / n_prompts;
+        s->div.distinct1 = n_lex ? acc.distinct1 / n_lex : NAN;
+        s->div.distinct2 = n_lex ? acc.distinct2 / n_lex : NAN;
+        s->div.entropy = n_lex ? acc.entropy / n_lex : NAN;
+        s->div.mean_words = n_lex ? acc.mean_words / n_lex : NAN;
+        s->div.self_bleu = n_div ? acc.self_bleu / n_div : NAN; /* pairwise: needs two samples */
+        s->div.jaccard = n_div ? acc.jaccard / n_div : NAN;
         s->div.n_samples = (size_t)s->n_ok;
         if (s->n_ok) {
             s->mean_tokens = sum_tok / s->n_ok;

@@ -25,8 +25,12 @@ void lk_session_free(lk_session *s) {
 
 /* Bring the cache to hold exactly prompt[0..n-1] except its last token, evaluated; return the
  * logits of the last prompt token in logits. Reuses the common prefix with what is cached. */
+static bool cancelled_now(const volatile int *cancel) {
+    return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED);
+}
+
 static int eval_prompt(lk_session *s, const int32_t *prompt, int n, int n_batch, float *logits,
-                       lk_gen_stats *st, lk_error *err) {
+                       const volatile int *cancel, lk_gen_stats *st, lk_error *err) {
     int keep = 0;
     while (keep < s->n_toks && keep < n - 1 && s->toks[keep] == prompt[keep]) keep++;
     lk_kv_seq_rm(&s->kv, 0, keep, -1);
@@ -34,6 +38,7 @@ static int eval_prompt(lk_session *s, const int32_t *prompt, int n, int n_batch,
     st->n_cached = keep;
     double t0 = lk_now();
     for (int i = keep; i < n; i += n_batch) {
+        if (cancelled_now(cancel)) return LK_ECANCELLED;
         int len = LK_MIN(n_batch, n - i);
         int rc = lk_llm_eval(s->m, &s->kv, prompt + i, len, i, false, logits, err);
         if (rc) return rc;
@@ -67,11 +72,16 @@ int lk_session_generate(lk_session *s, const int32_t *prompt, int n_prompt, cons
     tok_stream_init(&ts, 0);
     lk_buf piece = {0}, out = {0};
     double t_start = lk_now();
-    int rc = eval_prompt(s, prompt, n_prompt, gp->n_batch > 0 ? gp->n_batch : 256, logits, st, err);
+    int rc = eval_prompt(s, prompt, n_prompt, gp->n_batch > 0 ? gp->n_batch : 256, logits, gp->cancel, st, err);
+    bool cancelled = rc == LK_ECANCELLED, hit = false;
+    if (cancelled) rc = 0;
     for (int i = 0; i < n_prompt && !rc; i++) sampler_accept(smp, prompt[i]);
     double t_first = 0;
-    bool cancelled = false, hit = false;
-    while (!rc) {
+    while (!rc && !cancelled) {
+        if (cancelled_now(gp->cancel)) {
+            cancelled = true;
+            break;
+        }
         if (gp->max_tokens >= 0 && st->n_gen >= gp->max_tokens) {
             st->finish = "length";
             break;

@@ -21,6 +21,8 @@ typedef struct lk_gen_params {
      * logits it was sampled from, before its text is streamed (for logprobs). */
     void (*on_sample)(int32_t tok, const float *logits, int n_vocab, void *ud);
     void *sample_ud;
+    const volatile int *cancel;   /* if set and nonzero: stop (finish "cancelled"), checked per token
+                                     and per prompt chunk */
 } lk_gen_params;
 
 typedef struct lk_gen_stats {

@@ -28,7 +28,7 @@ typedef int (*api_event_fn)(api_parse *p, const char *type, const char *data, si
 typedef int (*api_body_fn)(api_parse *p, const char *body, size_t len);
 
 struct api_parse {
-    lk_model *m;                  /* spec for messages, t_start for ttft */
+    lk_model *m;                  /* spec for messages */
     lk_response *out;
     lk_token_cb on_token;
     void *ud;

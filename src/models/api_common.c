@@ -92,12 +92,15 @@ const char *api_jtext(const json_t *o, const char *key, char *buf, size_t cap) {
 static int remote_error(lk_error *err, const char *spec, const char *where, const char *message,
                         const char *type, const char *code, const char *secret) {
     bool t = type && *type, c = code && *code;
-    char paren[300] = "";
-    if (t && c) snprintf(paren, sizeof paren, " (%s/%s)", type, code);
-    else if (t || c) snprintf(paren, sizeof paren, " (%s)", t ? type : code);
-    lk_errorf(err, LK_EREMOTE, "%s: %s: %s%s", spec, where, message && *message ? message : "(no message)",
-              paren);
-    if (err) redact_secret(err->msg, sizeof err->msg, secret);
+    /* redact before cutting to the size of an lk_error, so that no piece of the key survives */
+    lk_buf b = {0};
+    lk_buf_printf(&b, "%s: %s: %s", spec, where, message && *message ? message : "(no message)");
+    if (t && c) lk_buf_printf(&b, " (%s/%s)", type, code);
+    else if (t || c) lk_buf_printf(&b, " (%s)", t ? type : code);
+    lk_buf_reserve(&b, 256);
+    redact_secret(b.data, b.cap, secret);
+    lk_errorf(err, LK_EREMOTE, "%s", b.data);
+    lk_buf_free(&b);
     return LK_EREMOTE;
 }
 

@@ -140,10 +140,14 @@ static int local_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, 
         if (req->messages[i].n_tool_calls && (rc = resp_unsupported(m, req, out, err, "messages[].tool_calls")))
             return rc;
     lk_gen_params gp = { .max_tokens = req->max_tokens > 0 ? req->max_tokens : 256,
-                         .stops = req->stop, .n_stops = req->n_stop };
+                         .stops = req->stop, .n_stops = req->n_stop, .cancel = req->cancel };
     if ((rc = sampling_from_request(m, req, &gp.sampling, out, err))) return rc;
 
     pthread_mutex_lock(&L->mu);
+    if (req->no_cache) { /* forget what an earlier request left in the cache */
+        lk_kv_clear(&L->sess.kv);
+        L->sess.n_toks = 0;
+    }
     int32_t *ids = NULL;
     int n_ids = 0;
     if (req->prompt) {

@@ -25,7 +25,7 @@ static bool ends_with(const char *s, const char *suffix) {
 /* A base URL without trailing slashes, in a new string. */
 static char *trim_url(const char *url) {
     size_t n = strlen(url);
-    while (n > 0 && url[n - 1] == '/') n--;
+    while (n > 0 && url[n - 1] == '/' && !(n >= 2 && url[n - 2] == ':') && !(n >= 3 && url[n - 3] == ':')) n--;
     return lk_xstrndup(url, n);
 }
 
@@ -49,7 +49,19 @@ static int read_key(const char *spec, const char *key_file, const char *env, cha
         return 0;
     }
     const char *v = env ? getenv(env) : NULL;
-    if (v && *v) *key = lk_xstrdup(v);
+    if (!v) return 0;
+    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') v++;
+    size_t n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n')) n--;
+    if (n) *key = lk_xstrndup(v, n);
+    return 0;
+}
+
+/* A key goes into an HTTP header: a control character would end the header (or add one). */
+static int check_key(const char *spec, const char *key, const char *from, lk_error *err) {
+    for (const unsigned char *p = (const unsigned char *)key; key && *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return lk_errorf(err, LK_EINVAL, "%s: the API key from %s contains a control character", spec, from);
     return 0;
 }
 
@@ -62,33 +74,81 @@ static char *ollama_base(void) {
     char *t = trim_url(h);
     lk_buf_puts(&b, t);
     free(t);
-    const char *host = strstr(b.data, "://") + 3;
-    if (!strchr(host, ':') && !strchr(host, '/')) lk_buf_puts(&b, ":11434");
+    const char *sep = strstr(b.data, "://");
+    const char *host = sep ? sep + 3 : b.data + b.len;
+    const char *port = host[0] == '[' ? strstr(host, "]:") : strchr(host, ':'); /* [::1] is IPv6 */
+    if (!port && !strchr(host, '/')) lk_buf_puts(&b, ":11434");
     lk_buf_puts(&b, "/v1");
     return b.data;
+}
+
+static char *display_spec(const char *spec);
+
+/* A base URL must be http(s)://HOST...; returns 0 or LK_EINVAL naming it (without credentials). */
+static int check_url(const char *spec, const char *what, const char *url, lk_error *err) {
+    const char *rest = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+    if (rest) { /* the host: what follows user:password@, up to the path */
+        size_t alen = strcspn(rest, "/?#");
+        const char *at = memchr(rest, '@', alen);
+        const char *host = at ? at + 1 : rest;
+        if (host < rest + alen && *host != ':') return 0;
+    }
+    char *shown = display_spec(url);
+    lk_errorf(err, LK_EINVAL, "%s: %s '%s' %s", spec, what, shown,
+              rest ? "has no host" : "must start with http:// or https://");
+    free(shown);
+    return LK_EINVAL;
 }
 
 static const char *spec_help =
     "expected a .gguf file, openai:MODEL, anthropic:MODEL, ollama:MODEL, http(s)://HOST[:PORT]/v1#MODEL "
     "or builtin:hash";
 
-static int open_api(lk_model *m, const char *spec, const lk_model_opts *o, lk_error *err) {
+/* The spec as it may be shown: for a URL, user:password@ and the query string become "***", so
+ * that credentials put there reach no message, table or file (the request still uses them). */
+static char *display_spec(const char *spec) {
+    if (!has_prefix(spec, "http://") && !has_prefix(spec, "https://")) return lk_xstrdup(spec);
+    const char *auth = strstr(spec, "://") + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', alen);
+    lk_buf b = {0};
+    lk_buf_append(&b, spec, (size_t)(auth - spec));
+    if (at) {
+        lk_buf_puts(&b, "***@");
+        lk_buf_append(&b, at + 1, (size_t)(auth + alen - at - 1));
+    } else {
+        lk_buf_append(&b, auth, alen);
+    }
+    const char *p = auth + alen;
+    while (*p) {
+        if (*p == '?') {
+            lk_buf_puts(&b, "?***");
+            p += strcspn(p, "#");
+        } else {
+            lk_buf_putc(&b, *p++);
+        }
+    }
+    return b.data;
+}
+
+static int open_api(lk_model *m, const char *raw, const lk_model_opts *o, lk_error *err) {
+    const char *spec = m->spec; /* for messages: without credentials */
     api_config cfg = { .max_attempts = o->max_attempts, .connect_timeout_s = o->connect_timeout_s,
                        .read_timeout_s = o->read_timeout_s };
     char *base = NULL, *key = NULL, *model = NULL;
     const char *pricing_backend;
     int rc = 0;
-    if (has_prefix(spec, "openai:")) {
+    if (has_prefix(raw, "openai:")) {
         cfg.kind = m->backend = pricing_backend = "openai";
-        model = lk_xstrdup(spec + 7);
+        model = lk_xstrdup(raw + 7);
         const char *b = o->base_url ? o->base_url : getenv("OPENAI_BASE_URL");
         base = trim_url(b && *b ? b : "https://api.openai.com/v1");
         rc = read_key(spec, o->api_key_file, "OPENAI_API_KEY", &key, err);
         if (!rc && !key)
             rc = lk_errorf(err, LK_EINVAL, "%s: no API key: set OPENAI_API_KEY or give a key file", spec);
-    } else if (has_prefix(spec, "anthropic:")) {
+    } else if (has_prefix(raw, "anthropic:")) {
         cfg.kind = m->backend = pricing_backend = "anthropic";
-        model = lk_xstrdup(spec + 10);
+        model = lk_xstrdup(raw + 10);
         const char *b = o->base_url ? o->base_url : getenv("ANTHROPIC_BASE_URL");
         char *t = trim_url(b && *b ? b : "https://api.anthropic.com");
         /* the SDKs' convention is a base without /v1; accept both */
@@ -103,28 +163,28 @@ static int open_api(lk_model *m, const char *spec, const lk_model_opts *o, lk_er
         rc = read_key(spec, o->api_key_file, "ANTHROPIC_API_KEY", &key, err);
         if (!rc && !key)
             rc = lk_errorf(err, LK_EINVAL, "%s: no API key: set ANTHROPIC_API_KEY or give a key file", spec);
-    } else if (has_prefix(spec, "ollama:")) {
+    } else if (has_prefix(raw, "ollama:")) {
         cfg.kind = "compat";
         m->backend = pricing_backend = "ollama";
-        model = lk_xstrdup(spec + 7);
+        model = lk_xstrdup(raw + 7);
         base = o->base_url ? trim_url(o->base_url) : ollama_base();
         rc = read_key(spec, o->api_key_file, NULL, &key, err);
     } else { /* http(s)://HOST[:PORT]/PATH#MODEL */
         cfg.kind = "compat";
         m->backend = pricing_backend = "compat";
-        const char *hash = strchr(spec, '#');
+        const char *hash = strchr(raw, '#');
         if (!hash || !hash[1])
             return lk_errorf(err, LK_EINVAL, "'%s': an OpenAI-compatible server is given as "
                              "http(s)://HOST[:PORT]/v1#MODEL (the model name after '#' is missing)", spec);
         model = lk_xstrdup(hash + 1);
-        char *b = lk_xstrndup(spec, (size_t)(hash - spec));
+        char *b = lk_xstrndup(raw, (size_t)(hash - raw));
         base = trim_url(o->base_url ? o->base_url : b);
         free(b);
-        const char *host = strstr(base, "://") + 3;
-        if (!*host || *host == '/') rc = lk_errorf(err, LK_EINVAL, "'%s': no host in the URL", spec);
-        if (!rc) rc = read_key(spec, o->api_key_file, "LLMKIT_API_KEY", &key, err);
+        rc = read_key(spec, o->api_key_file, "LLMKIT_API_KEY", &key, err);
     }
     if (!rc && !*model) rc = lk_errorf(err, LK_EINVAL, "'%s': the model name is empty", spec);
+    if (!rc) rc = check_url(spec, o->base_url ? "the base URL" : "the server URL", base, err);
+    if (!rc) rc = check_key(spec, key, o->api_key_file ? o->api_key_file : "the environment", err);
     if (!rc) {
         m->name = lk_xstrdup(model);
         cfg.model = model;
@@ -194,7 +254,7 @@ lk_model *lk_model_open_ex(const char *spec, const lk_model_opts *opts, lk_error
         return NULL;
     }
     lk_model *m = lk_xcalloc(1, sizeof *m);
-    m->spec = lk_xstrdup(spec);
+    m->spec = display_spec(spec);
     int rc;
     struct stat sb;
     if (has_prefix(spec, "openai:") || has_prefix(spec, "anthropic:") || has_prefix(spec, "ollama:") ||
@@ -246,6 +306,16 @@ const char *lk_model_name(const lk_model *m) { return m->name; }
 
 static const char *const roles[] = { "system", "user", "assistant", "tool" };
 
+/* Text sent to a model must be UTF-8 (JSON requires it; a tokenizer would mangle it). */
+static int check_utf8(const lk_model *m, const char *field, size_t i, const char *s, lk_error *err) {
+    size_t bad;
+    if (!s || lk_utf8_check(s, strlen(s), &bad)) return 0;
+    char name[64];
+    snprintf(name, sizeof name, field, i);
+    return lk_errorf(err, LK_EINVAL, "%s: %s is not valid UTF-8 (byte 0x%02x at offset %zu)", m->spec, name,
+                     (unsigned char)s[bad], bad);
+}
+
 static int check_request(const lk_model *m, const lk_request *r, lk_error *err) {
     if (!r->prompt && r->n_messages == 0)
         return lk_errorf(err, LK_EINVAL, "%s: the request has no messages and no prompt", m->spec);
@@ -270,6 +340,19 @@ static int check_request(const lk_model *m, const lk_request *r, lk_error *err) 
     for (size_t i = 0; i < r->n_tools; i++)
         if (!r->tools[i].name || !*r->tools[i].name)
             return lk_errorf(err, LK_EINVAL, "%s: tools[%zu] has no name", m->spec, i);
+    int rc = check_utf8(m, "prompt", 0, r->prompt, err);
+    for (size_t i = 0; i < r->n_messages && !rc; i++) {
+        rc = check_utf8(m, "messages[%zu].content", i, r->messages[i].content, err);
+        for (size_t k = 0; k < r->messages[i].n_tool_calls && !rc; k++)
+            rc = check_utf8(m, "messages[].tool_calls[].arguments", k, r->messages[i].tool_calls[k].arguments, err);
+    }
+    for (size_t i = 0; i < r->n_stop && !rc; i++) rc = check_utf8(m, "stop[%zu]", i, r->stop[i], err);
+    for (size_t i = 0; i < r->n_tools && !rc; i++) {
+        rc = check_utf8(m, "tools[%zu].description", i, r->tools[i].description, err);
+        if (!rc) rc = check_utf8(m, "tools[%zu].parameters", i, r->tools[i].parameters, err);
+    }
+    if (!rc) rc = check_utf8(m, "response_format", 0, r->response_format, err);
+    if (rc) return rc;
     if (r->max_tokens < 0)
         return lk_errorf(err, LK_EINVAL, "%s: max_tokens is %d; expected 0 (default) or more", m->spec, r->max_tokens);
     if (r->logprobs < 0 || r->logprobs > 21)
@@ -291,18 +374,23 @@ int lk_model_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, void
         resp_set(&out->finish_reason, "error");
         return rc;
     }
-    m->t_start = lk_now();
+    double t0 = lk_now();
+    out->timings.total_s = t0; /* the start, for resp_first_token, until the call returns */
     rc = m->ops->chat(m, req, on_token, ud, out, err);
     if (rc == LK_ECANCELLED) {
         rc = 0; /* the caller's wish, not a failure */
         resp_set(&out->finish_reason, "cancelled");
     }
     lk_timings *t = &out->timings;
-    t->total_s = lk_now() - m->t_start;
+    t->total_s = lk_now() - t0;
     if (t->ttft_s <= 0 && out->text_len > 0) t->ttft_s = t->total_s;
     double gen_s = t->total_s - t->ttft_s;
-    t->tokens_per_s = out->usage.completion_tokens > 1 && gen_s > 0
-        ? (double)(out->usage.completion_tokens - 1) / gen_s : 0;
+    bool streamed = req->stream || strcmp(m->backend, "local") == 0;
+    if (streamed) /* decode speed: the tokens after the first, over the time after the first */
+        t->tokens_per_s = out->usage.completion_tokens > 1 && gen_s > 0
+            ? (double)(out->usage.completion_tokens - 1) / gen_s : 0;
+    else /* the whole answer arrived at once: all tokens over the whole time */
+        t->tokens_per_s = t->total_s > 0 ? (double)out->usage.completion_tokens / t->total_s : 0;
     out->cost_known = m->price.known;
     out->cost_usd = m->price.known ? pricing_cost(&m->price, &out->usage) : 0;
     if (!out->text) out->text = lk_xstrdup("");
@@ -317,7 +405,6 @@ int lk_model_embed(lk_model *m, const char *const *texts, size_t n, lk_embedding
         return lk_errorf(err, LK_EUNSUPPORTED, "%s: the %s backend has no embeddings", m->spec, m->backend);
     for (size_t i = 0; i < n; i++)
         if (!texts[i]) return lk_errorf(err, LK_EINVAL, "%s: text %zu to embed is NULL", m->spec, i);
-    m->t_start = lk_now();
     int rc = m->ops->embed(m, texts, n, out, err);
     if (rc) {
         lk_embeddings_free(out);

@@ -31,7 +31,6 @@ struct lk_model {
     const char *backend;          /* "local", "openai", "anthropic", "compat", "builtin" */
     char *name;                   /* model id for APIs, file name for local */
     lk_price price;               /* from the pricing table (known == false: none) */
-    double t_start;               /* lk_now() when the current call started (for ttft) */
     void *impl;                   /* the backend's state */
 };
 
@@ -57,7 +56,9 @@ int hashembed_open(lk_model *m, const char *spec_rest, lk_error *err);  /* "hash
 /* Append text to out->text (keeping it NUL-terminated) and pass it to on_token. Returns false
  * when the callback asked to cancel. */
 bool resp_text(lk_response *out, const char *s, size_t n, lk_token_cb on_token, void *ud);
-/* Record the first content delta's time (only the first call counts). */
+/* Record the first content delta's time (only the first call counts). During a call,
+ * out->timings.total_s holds the call's start time (lk_now()), set by model.c; it becomes the
+ * duration when the call returns. (The start is per call, not per model: calls may overlap.) */
 void resp_first_token(lk_model *m, lk_response *out);
 /* Add a warning ("printf" style). */
 void resp_warn(lk_response *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -46,7 +46,47 @@ static int add_messages(lk_model *m, const lk_request *req, json_t *body) {
     return 0;
 }
 
-static int add_tools(lk_model *m, const lk_request *req, json_t *body, lk_error *err) {
+/* Whether OpenAI's strict structured outputs accept the schema: every object schema lists all
+ * its properties in "required" and has "additionalProperties": false (recursively, through
+ * properties, items, anyOf/allOf/oneOf and $defs). A schema that does not qualify is sent with
+ * strict false (followed best-effort) and a warning, instead of a 400 from the API. */
+static bool strict_ok(const json_t *sch, int depth) {
+    if (!json_is_object(sch) || depth > 64) return json_is_object(sch) || json_is_boolean(sch);
+    const json_t *props = json_object_get(sch, "properties");
+    if (props) {
+        const json_t *req = json_object_get(sch, "required"), *ap = json_object_get(sch, "additionalProperties");
+        if (!json_is_object(props) || !json_is_false(ap) || !json_is_array(req)) return false;
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)props, key, v) {
+            bool listed = false;
+            size_t i;
+            const json_t *r;
+            json_array_foreach(req, i, r) listed |= json_is_string(r) && strcmp(json_string_value(r), key) == 0;
+            if (!listed || !strict_ok(v, depth + 1)) return false;
+        }
+    } else if (json_is_string(json_object_get(sch, "type")) &&
+               strcmp(json_string_value(json_object_get(sch, "type")), "object") == 0 &&
+               !json_is_false(json_object_get(sch, "additionalProperties"))) {
+        return false;
+    }
+    if (json_object_get(sch, "items") && !strict_ok(json_object_get(sch, "items"), depth + 1)) return false;
+    static const char *const lists[] = { "anyOf", "allOf", "oneOf" };
+    for (size_t l = 0; l < LK_ARRAY_LEN(lists); l++) {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(json_object_get(sch, lists[l]), i, v) if (!strict_ok(v, depth + 1)) return false;
+    }
+    static const char *const defs[] = { "$defs", "definitions" };
+    for (size_t d = 0; d < LK_ARRAY_LEN(defs); d++) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach(json_object_get(sch, defs[d]), key, v) if (!strict_ok(v, depth + 1)) return false;
+    }
+    return true;
+}
+
+static int add_tools(lk_model *m, const lk_request *req, json_t *body, lk_response *out, lk_error *err) {
     char why[256];
     if (req->n_tools > 0) {
         json_t *tools = json_array();
@@ -83,9 +123,14 @@ static int add_tools(lk_model *m, const lk_request *req, json_t *body, lk_error 
     if (req->response_format) {
         json_t *schema = api_json_object(req->response_format, why, sizeof why);
         if (!schema) return lk_errorf(err, LK_EINVAL, "%s: response_format: %s", m->spec, why);
+        bool strict = strict_ok(schema, 0);
+        if (!strict)
+            resp_warn(out, "response_format: the schema does not meet OpenAI's strict mode (every object needs "
+                      "\"additionalProperties\": false and all its properties required); sent with strict false, "
+                      "so the answer follows it best-effort");
         json_object_set_new(body, "response_format",
                             json_pack("{s:s, s:{s:s, s:o, s:b}}", "type", "json_schema", "json_schema", "name",
-                                      "response", "schema", schema, "strict", 1));
+                                      "response", "schema", schema, "strict", strict));
     }
     return 0;
 }
@@ -179,7 +224,7 @@ static int build_body(lk_model *m, const openai_model *om, const lk_request *req
             rc = resp_unsupported(m, req, out, err, "response_format (with a plain prompt)");
     } else {
         rc = add_messages(m, req, b);
-        if (!rc) rc = add_tools(m, req, b, err);
+        if (!rc) rc = add_tools(m, req, b, out, err);
     }
     if (!rc) rc = add_settings(m, om, req, b, out, err, legacy);
     if (!rc && req->stream) {

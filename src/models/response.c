@@ -61,7 +61,8 @@ bool resp_text(lk_response *out, const char *s, size_t n, lk_token_cb on_token, 
 }
 
 void resp_first_token(lk_model *m, lk_response *out) {
-    if (out->timings.ttft_s <= 0) out->timings.ttft_s = lk_now() - m->t_start;
+    (void)m;
+    if (out->timings.ttft_s <= 0) out->timings.ttft_s = lk_now() - out->timings.total_s;
 }
 
 void resp_warn(lk_response *out, const char *fmt, ...) {
@@ -116,13 +117,32 @@ void redact_secret(char *s, size_t cap, const char *secret) {
 
 /* ---- JSON ---- */
 
+/* A JSON string of s[0..n), bad UTF-8 bytes as U+FFFD (jansson refuses invalid UTF-8, and a
+ * NULL there would make the field vanish); null for NULL. */
+static json_t *jstrn(const char *s, size_t n) {
+    if (!s) return json_null();
+    if (lk_utf8_check(s, n, NULL)) return json_stringn(s, n);
+    lk_buf b = {0};
+    lk_utf8_sanitize(s, n, &b);
+    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    lk_buf_free(&b);
+    return j;
+}
+
 static json_t *str_or_null(const char *s) {
-    return s ? json_string(s) : json_null();
+    return jstrn(s, s ? strlen(s) : 0);
+}
+
+/* The token's exact bytes, as OpenAI gives them (a token may be part of a UTF-8 character). */
+static json_t *token_bytes(const char *s) {
+    json_t *a = json_array();
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) json_array_append_new(a, json_integer(*p));
+    return a;
 }
 
 char *lk_response_json(const lk_response *r) {
     json_t *o = json_object();
-    json_object_set_new(o, "text", json_stringn(r->text ? r->text : "", r->text_len));
+    json_object_set_new(o, "text", jstrn(r->text ? r->text : "", r->text ? r->text_len : 0));
     json_t *calls = json_array();
     for (size_t i = 0; i < r->n_tool_calls; i++)
         json_array_append_new(calls, json_pack("{s:o, s:o, s:o}", "id", str_or_null(r->tool_calls[i].id),
@@ -145,10 +165,12 @@ char *lk_response_json(const lk_response *r) {
             const lk_logprob *lp = &r->logprobs[i];
             json_t *top = json_array();
             for (size_t j = 0; j < lp->n_top; j++)
-                json_array_append_new(top, json_pack("{s:o, s:f}", "token", str_or_null(lp->top[j].token),
-                                                     "logprob", (double)lp->top[j].logprob));
-            json_array_append_new(lps, json_pack("{s:o, s:f, s:o}", "token", str_or_null(lp->token),
-                                                 "logprob", (double)lp->logprob, "top_logprobs", top));
+                json_array_append_new(top, json_pack("{s:o, s:f, s:o}", "token", str_or_null(lp->top[j].token),
+                                                     "logprob", (double)lp->top[j].logprob, "bytes",
+                                                     token_bytes(lp->top[j].token)));
+            json_array_append_new(lps, json_pack("{s:o, s:f, s:o, s:o}", "token", str_or_null(lp->token),
+                                                 "logprob", (double)lp->logprob, "bytes", token_bytes(lp->token),
+                                                 "top_logprobs", top));
         }
         json_object_set_new(o, "logprobs", lps);
     }

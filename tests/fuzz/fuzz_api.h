@@ -67,10 +67,10 @@ static int fuzz_stream(lk_model *m, fuzz_setup_fn setup, int variant, const uint
 
 static void fuzz_api(const uint8_t *data, size_t size, fuzz_setup_fn setup, int n_variants) {
     static char spec[] = "fuzz:api", name[] = "fuzz";
-    lk_model m = { .spec = spec, .backend = "fuzz", .name = name, .t_start = lk_now() };
+    lk_model m = { .spec = spec, .backend = "fuzz", .name = name };
     for (int v = 0; v < n_variants; v++) {
         /* a whole body */
-        lk_response out = {0};
+        lk_response out = { .timings.total_s = lk_now() }; /* the start, as lk_model_chat sets it */
         lk_error err = {0};
         api_parse p;
         api_parse_init(&p, &m, &out, NULL, NULL, &err, FUZZ_SECRET);

@@ -99,6 +99,14 @@ assert r["models"][1]["runs"][0]["cost_usd"] > 0
 PY
 "$LLMKIT" compare -m "$T/a.gguf" -m openai:gpt-4o-mini -p "one two" -n 4 --runs 1 --csv -q > "$T/out" 2>"$T/err" || fail "compare --csv"
 python3 -c 'import csv,sys; rows=list(csv.reader(open(sys.argv[1]))); assert rows[0][0]=="model" and len(rows)==3, rows' "$T/out" || fail "compare --csv parses"
+"$LLMKIT" compare -m "$T/a.gguf" -p "a prompt of several words" -n 2 --runs 3 --json -q > "$T/cold" 2>"$T/err" || fail "compare cold"
+"$LLMKIT" compare -m "$T/a.gguf" -p "a prompt of several words" -n 2 --runs 3 --json -q --warm > "$T/warm" 2>"$T/err" || fail "compare --warm"
+python3 - "$T/cold" "$T/warm" <<'PY' || fail "compare measures cold prompts unless --warm"
+import json, sys
+cold, warm = (json.load(open(p))["models"][0]["runs"] for p in sys.argv[1:3])
+assert all(r["cached_tokens"] == 0 for r in cold), cold
+assert warm[0]["cached_tokens"] == 0 and all(r["cached_tokens"] > 0 for r in warm[1:]), warm
+PY
 "$LLMKIT" compare -m "$T/a.gguf" -m "$T/missing.gguf" -p "x" -n 2 --runs 1 -q > "$T/out" 2>"$T/err"; [ $? -eq 1 ] || fail "compare with a failing model exits 1"
 grep -q "missing.gguf .* 0/1" "$T/out" || fail "the failing model has its row"
 ok compare
@@ -119,6 +127,8 @@ samples = [json.loads(l) for l in open(d + "/samples.jsonl")]
 assert {s["seed"] for s in samples} == {1, 2, 3}, samples[:3]
 ET.parse(d + "/sweep.svg")
 PY
+"$LLMKIT" sweep -m "$T/a.gguf" -p "Tell me" --temp 1 --samples 1 -n 4 -q > "$T/out" 2>"$T/err" || fail "sweep --samples 1"
+grep -q "temp=1 .* - .* - " "$T/out" || fail "pairwise metrics of one sample are '-', not 0: $(cat "$T/out")"
 printf 'first prompt here\n# a comment\n\nsecond prompt there\n' > "$T/prompts.txt"
 "$LLMKIT" sweep -m openai:gpt-4o-mini --prompts "$T/prompts.txt" --temp 0,1 --samples 2 -n 6 -q > "$T/out" 2>"$T/err" || fail "sweep on the API"
 grep -q "2 settings x 2 prompts x 2 samples" "$T/out" || fail "sweep reads a prompts file"

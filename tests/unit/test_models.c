@@ -144,7 +144,75 @@ static void test_spec_builtin(void **state) {
     lk_model_free(m);
 }
 
+/* Credentials written into a server URL (user:password@, a query string) stay out of the spec
+ * that messages, tables and files show; the URL without them is still the one used. */
+static void test_spec_hides_url_credentials(void **state) {
+    lk_error err = {0};
+    lk_model *m = lk_model_open("http://user:sk-SECRETPW@127.0.0.1:9/v1?api-key=sk-Q#m", &err);
+    assert_non_null(m);
+    assert_string_equal(lk_model_spec(m), "http://***@127.0.0.1:9/v1?***#m");
+    lk_model_free(m);
+    assert_null(lk_model_open("http://u:sk-SECRETPW@/v1#m", &err));
+    assert_null(strstr(err.msg, "SECRETPW"));
+}
+
+/* A base URL must have a scheme and a host: an error naming it, never a crash. */
+static void test_spec_bad_urls(void **state) {
+    lk_error err = {0};
+    assert_null(lk_model_open("http://#m", &err));
+    assert_non_null(strstr(err.msg, "has no host"));
+    lk_model_opts o = { .base_url = "localhost:8000/v1" };
+    assert_null(lk_model_open_ex("http://127.0.0.1:1/v1#m", &o, &err));
+    assert_non_null(strstr(err.msg, "must start with http:// or https://"));
+}
+
+/* A key with a control character (a CR from a .env file, or an attempt to add a header) is
+ * refused before anything is sent; surrounding whitespace is trimmed. */
+static void test_spec_key_control_characters(void **state) {
+    lk_error err = {0};
+    setenv("LLMKIT_API_KEY", "sk-abc\r\nX-Injected: yes", 1);
+    assert_null(lk_model_open("http://127.0.0.1:9/v1#m", &err));
+    assert_non_null(strstr(err.msg, "control character"));
+    assert_null(strstr(err.msg, "Injected"));
+    setenv("LLMKIT_API_KEY", "  sk-abc\r\n", 1);
+    lk_model *m = lk_model_open("http://127.0.0.1:9/v1#m", &err);
+    assert_non_null(m);
+    lk_model_free(m);
+    unsetenv("LLMKIT_API_KEY");
+}
+
+/* OLLAMA_HOST as a bracketed IPv6 address without a port gets Ollama's port. */
+static void test_spec_ollama_ipv6(void **state) {
+    lk_error err = {0};
+    setenv("OLLAMA_HOST", "[::1]", 1);
+    lk_model_opts o = { .max_attempts = 1, .connect_timeout_s = 2 };
+    lk_model *m = lk_model_open_ex("ollama:x", &o, &err);
+    assert_non_null(m);
+    lk_message msg = { .role = "user", .content = "hi" };
+    lk_request r = user_request(&msg);
+    lk_response res;
+    assert_int_not_equal(lk_model_chat(m, &r, NULL, NULL, &res, &err), 0); /* nothing listens there */
+    assert_non_null(strstr(err.msg, "[::1]:11434"));
+    lk_response_free(&res);
+    lk_model_free(m);
+    unsetenv("OLLAMA_HOST");
+}
+
 /* ---- requests ---- */
+
+/* Text that is not UTF-8 is refused with the field and the offset, before anything is sent. */
+static void test_request_not_utf8(void **state) {
+    lk_model *m = open_local();
+    lk_error err = {0};
+    lk_response res;
+    lk_message msgs[2] = { { .role = "system", .content = "ok" }, { .role = "user", .content = "caf\xe9 au lait" } };
+    lk_request r = user_request(msgs);
+    r.n_messages = 2;
+    assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &res, &err), LK_EINVAL);
+    assert_non_null(strstr(err.msg, "messages[1].content is not valid UTF-8 (byte 0xe9 at offset 3)"));
+    lk_response_free(&res);
+    lk_model_free(m);
+}
 
 /* A request with a bad role, no content or both prompt and messages is refused with the field. */
 static void test_request_validation(void **state) {
@@ -429,7 +497,114 @@ static void test_cancel_flag(void **state) {
     fake_stop(s);
 }
 
+/* A cancel flag already set stops a local model before its prompt is evaluated. */
+static void test_local_cancel_before_prefill(void **state) {
+    lk_model *m = open_local();
+    volatile int flag = 1;
+    lk_message msg = { .role = "user", .content = "a long prompt that will not be evaluated" };
+    lk_request r = user_request(&msg);
+    r.cancel = &flag;
+    lk_response res;
+    lk_error err = {0};
+    assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &res, &err), 0);
+    assert_string_equal(res.finish_reason, "cancelled");
+    assert_int_equal(res.text_len, 0);
+    assert_int_equal(res.usage.completion_tokens, 0);
+    lk_response_free(&res);
+    lk_model_free(m);
+}
+
+/* no_cache makes a local model evaluate the whole prompt again (cold timings). */
+static void test_local_no_cache(void **state) {
+    lk_model *m = open_local();
+    lk_message msg = { .role = "user", .content = "the same prompt twice" };
+    lk_request r = user_request(&msg);
+    r.max_tokens = 2;
+    r.no_cache = true;
+    lk_response a, b;
+    lk_error err = {0};
+    assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &a, &err), 0);
+    assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &b, &err), 0);
+    assert_int_equal(b.usage.cached_tokens, 0);
+    assert_string_equal(a.text, b.text);
+    lk_response_free(&a);
+    lk_response_free(&b);
+    lk_model_free(m);
+}
+
+/* Without streaming the answer arrives at once: tokens per second is completion tokens over
+ * the whole time, not over the microseconds after the first token. */
+static void test_tokens_per_second_without_stream(void **state) {
+    fake_server *s = fake_start();
+    fake_set_handler(s, fake_echo, NULL);
+    char spec[256];
+    snprintf(spec, sizeof spec, "%s/v1#echo", fake_base(s));
+    lk_error err = {0};
+    lk_model *m = lk_model_open(spec, &err);
+    lk_message msg = { .role = "user", .content = "one two three four five six" };
+    lk_request r = user_request(&msg);
+    r.stream = false;
+    lk_response res;
+    assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &res, &err), 0);
+    assert_true(res.usage.completion_tokens > 1);
+    double want = (double)res.usage.completion_tokens / res.timings.total_s;
+    assert_true(fabs(res.timings.tokens_per_s - want) <= 1e-9 * want);
+    lk_response_free(&res);
+    lk_model_free(m);
+    fake_stop(s);
+}
+
+/* A provider's error message long enough to be cut to the size of an lk_error still has no
+ * piece of the key in it: redaction happens before the cut. */
+static void test_long_error_redacted_before_cut(void **state) {
+    fake_server *s = fake_start();
+    const char *key = "sk-test-ABCDEFGHIJKLMNOPQRSTUV0123456789";
+    lk_buf body = {0};
+    lk_buf_puts(&body, "{\"error\":{\"message\":\"");
+    for (int i = 0; i < 1000; i++) lk_buf_putc(&body, 'x');
+    lk_buf_printf(&body, "%s and again %s\",\"type\":\"invalid_request_error\"}}", key, key);
+    fake_reply rep = { .status = 401, .body = body.data };
+    fake_push(s, &rep);
+    setenv("LLMKIT_API_KEY", key, 1);
+    char spec[256];
+    snprintf(spec, sizeof spec, "%s/v1#m", fake_base(s));
+    lk_error err = {0};
+    lk_model *m = lk_model_open(spec, &err);
+    lk_message msg = { .role = "user", .content = "hi" };
+    lk_request r = user_request(&msg);
+    lk_response res;
+    assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &res, &err), LK_EREMOTE);
+    assert_null(strstr(err.msg, "sk-test-A"));
+    assert_null(strstr(err.msg, "ABCDEFGH"));
+    lk_response_free(&res);
+    lk_model_free(m);
+    unsetenv("LLMKIT_API_KEY");
+    lk_buf_free(&body);
+    fake_stop(s);
+}
+
 /* ---- JSON and shape parity ---- */
+
+/* A logprob token that is part of a UTF-8 character is kept in the JSON (as U+FFFD), with its
+ * exact bytes. */
+static void test_response_json_partial_utf8(void **state) {
+    lk_response r = {0};
+    r.logprobs = calloc(1, sizeof *r.logprobs);
+    r.n_logprobs = 1;
+    r.logprobs[0].token = strdup("\xe2\x82");
+    r.logprobs[0].logprob = -0.5f;
+    char *s = lk_response_json(&r);
+    json_t *o = json_loads(s, 0, NULL);
+    assert_non_null(o);
+    json_t *lp = json_array_get(json_object_get(o, "logprobs"), 0);
+    assert_non_null(lp);
+    assert_string_equal(json_string_value(json_object_get(lp, "token")), "\xef\xbf\xbd\xef\xbf\xbd");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(lp, "bytes"), 0)), 0xe2);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(lp, "bytes"), 1)), 0x82);
+    json_decref(o);
+    free(s);
+    lk_response_free(&r);
+}
 
 /* lk_response_json is valid JSON with every field, even for odd text. */
 static void test_response_json(void **state) {
@@ -519,6 +694,11 @@ int main(void) {
         cmocka_unit_test(test_spec_key_file),
         cmocka_unit_test(test_spec_ollama),
         cmocka_unit_test(test_spec_builtin),
+        cmocka_unit_test(test_spec_hides_url_credentials),
+        cmocka_unit_test(test_spec_bad_urls),
+        cmocka_unit_test(test_spec_key_control_characters),
+        cmocka_unit_test(test_spec_ollama_ipv6),
+        cmocka_unit_test(test_request_not_utf8),
         cmocka_unit_test(test_request_validation),
         cmocka_unit_test(test_local_chat_response),
         cmocka_unit_test(test_local_prefix_reuse),
@@ -530,6 +710,11 @@ int main(void) {
         cmocka_unit_test(test_local_embeddings),
         cmocka_unit_test(test_builtin_hash_embeddings),
         cmocka_unit_test(test_cancel_flag),
+        cmocka_unit_test(test_local_cancel_before_prefill),
+        cmocka_unit_test(test_local_no_cache),
+        cmocka_unit_test(test_tokens_per_second_without_stream),
+        cmocka_unit_test(test_long_error_redacted_before_cut),
+        cmocka_unit_test(test_response_json_partial_utf8),
         cmocka_unit_test(test_response_json),
         cmocka_unit_test(test_redact_secret),
         cmocka_unit_test(test_same_shape_local_and_remote),

@@ -140,10 +140,12 @@ static void test_request_fields(void **state) {
     r.tools = tools;
     r.n_tools = 1;
     r.tool_choice = "get_weather";
-    r.response_format = "{\"type\":\"object\"}";
+    r.response_format = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},"
+                        "\"required\":[\"a\"],\"additionalProperties\":false}";
     lk_response out;
     lk_error err = {0};
     assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &out, &err), 0);
+    assert_int_equal(out.n_warnings, 0);
     lk_response_free(&out);
 
     const fake_request *fr = fake_get(f->s, 0);
@@ -165,7 +167,8 @@ static void test_request_fields(void **state) {
         "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}],"
         "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},"
         "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"response\","
-        "\"schema\":{\"type\":\"object\"},\"strict\":true}},"
+        "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},\"required\":[\"a\"],"
+        "\"additionalProperties\":false},\"strict\":true}},"
         "\"temperature\":0.7,\"top_p\":0.9,\"seed\":42,\"max_completion_tokens\":64,"
         "\"frequency_penalty\":0.5,\"presence_penalty\":-0.25,\"stop\":[\"END\",\"\\n\\n\"],"
         "\"logit_bias\":{\"50256\":-100.0,\"7\":100.0,\"9\":1.5},\"logprobs\":true,\"top_logprobs\":2}",
@@ -177,6 +180,37 @@ static void test_request_fields(void **state) {
     }
     json_decref(want);
     json_decref(b);
+    lk_model_free(m);
+}
+
+/* A schema OpenAI's strict mode would refuse (an object without "additionalProperties": false,
+ * a property not required) is sent with strict false and a warning, not as a request that fails. */
+static void test_response_format_not_strict(void **state) {
+    fx *f = *state;
+    lk_model *m = open_openai(f);
+    const char *schemas[] = {
+        "{\"type\":\"object\"}",
+        "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"},\"b\":{\"type\":\"integer\"}},"
+        "\"required\":[\"a\"],\"additionalProperties\":false}",
+        "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+        "\"properties\":{\"x\":{\"type\":\"number\"}},\"required\":[\"x\"]}}},\"required\":[\"a\"],"
+        "\"additionalProperties\":false}",
+    };
+    for (size_t i = 0; i < LK_ARRAY_LEN(schemas); i++) {
+        lk_request r;
+        req_hello(&r);
+        r.response_format = schemas[i];
+        lk_response out;
+        lk_error err = {0};
+        assert_int_equal(lk_model_chat(m, &r, NULL, NULL, &out, &err), 0);
+        assert_int_equal(out.n_warnings, 1);
+        assert_non_null(strstr(out.warnings[0], "strict"));
+        lk_response_free(&out);
+        json_t *b = body_of(f, fake_count(f->s) - 1);
+        json_t *js = json_object_get(json_object_get(b, "response_format"), "json_schema");
+        assert_true(json_is_false(json_object_get(js, "strict")));
+        json_decref(b);
+    }
     lk_model_free(m);
 }
 
@@ -1023,6 +1057,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_request_fields),
+        T(test_response_format_not_strict),
         T(test_compat_extensions),
         T(test_tool_choice_strings),
         T(test_bad_tool_schema),
