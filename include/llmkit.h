@@ -228,8 +228,11 @@ typedef struct lk_model_opts {
     int threads;                    /* 0: the number of cores */
     const char *kv_type;            /* "f16" (NULL), "f32", "q8_0" */
     const char *load;               /* "auto" (NULL), "mmap", "copy" */
-    int n_ctx;                      /* 0: the model's training context, at most 4096 */
+    int n_ctx;                      /* tokens per sequence; 0: the model's training context, at most 4096 */
     const char *chat_template;      /* a template family name instead of the detected one */
+    int slots;                      /* sequences decoded together by continuous batching (0: 8) */
+    int queue;                      /* requests that may wait for a slot before a call fails with
+                                       LK_ERANGE "queue full" (0: 64) */
 } lk_model_opts;
 
 /* Open a model from a spec string (see above). Returns NULL and fills *err when the spec is
@@ -263,6 +266,23 @@ typedef struct lk_embeddings {
 
 int lk_model_embed(lk_model *m, const char *const *texts, size_t n, lk_embeddings *out, lk_error *err);
 void lk_embeddings_free(lk_embeddings *e);
+
+/* What a model has been doing, for /metrics and tests. API models fill only what a client can
+ * know (requests); a local model's scheduler fills the rest. */
+typedef struct lk_model_stats {
+    uint64_t requests;              /* calls finished */
+    uint64_t steps;                 /* forward passes (batched: far fewer than tokens) */
+    uint64_t tokens_prefilled;      /* prompt tokens evaluated */
+    uint64_t tokens_decoded;        /* tokens generated */
+    uint64_t prefix_lookups;        /* requests that looked for a cached prefix */
+    uint64_t prefix_hits;           /* ... and found one */
+    uint64_t tokens_reused;         /* prompt tokens taken from the cache instead of evaluated */
+    int running;                    /* sequences being decoded now */
+    int waiting;                    /* requests waiting for a slot */
+    int kv_used, kv_total;          /* KV cache cells in use (sequences and prefix cache) and in all */
+} lk_model_stats;
+
+void lk_model_stats_get(lk_model *m, lk_model_stats *out);
 
 void lk_model_free(lk_model *m);
 

@@ -339,7 +339,7 @@ static void anthropic_free(lk_model *m) {
     m->impl = NULL;
 }
 
-static const model_ops anthropic_ops = { anthropic_chat, NULL, anthropic_free };
+static const model_ops anthropic_ops = { .chat = anthropic_chat, .free = anthropic_free };
 
 int anthropic_open(lk_model *m, const api_config *cfg, lk_error *err) {
     anthropic_model *am = lk_xcalloc(1, sizeof *am);

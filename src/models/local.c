@@ -239,7 +239,7 @@ static int local_embed(lk_model *m, const char *const *texts, size_t n, lk_embed
     return rc;
 }
 
-static const model_ops local_ops = { local_chat, local_embed, local_free };
+static const model_ops local_ops = { .chat = local_chat, .embed = local_embed, .free = local_free };
 
 int local_open(lk_model *m, const char *path, const lk_model_opts *o, lk_error *err) {
     enum lk_load_mode mode = LK_LOAD_AUTO;

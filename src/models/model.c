@@ -221,7 +221,7 @@ static void hash_free(lk_model *m) {
     free(m->impl);
 }
 
-static const model_ops hash_ops = { NULL, hash_embed, hash_free };
+static const model_ops hash_ops = { .embed = hash_embed, .free = hash_free };
 
 int hashembed_open(lk_model *m, const char *rest, lk_error *err) {
     long long dim = HASHEMBED_DEFAULT_DIM;
@@ -296,6 +296,12 @@ void lk_model_free(lk_model *m) {
     free(m->spec);
     free(m->name);
     free(m);
+}
+
+void lk_model_stats_get(lk_model *m, lk_model_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (m->ops && m->ops->stats) m->ops->stats(m, out);
+    out->requests = __atomic_load_n(&m->requests, __ATOMIC_RELAXED);
 }
 
 const char *lk_model_spec(const lk_model *m) { return m->spec; }
@@ -393,6 +399,7 @@ int lk_model_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, void
         t->tokens_per_s = t->total_s > 0 ? (double)out->usage.completion_tokens / t->total_s : 0;
     out->cost_known = m->price.known;
     out->cost_usd = m->price.known ? pricing_cost(&m->price, &out->usage) : 0;
+    __atomic_add_fetch(&m->requests, 1, __ATOMIC_RELAXED);
     if (!out->text) out->text = lk_xstrdup("");
     if (!out->finish_reason) resp_set(&out->finish_reason, rc ? "error" : "stop");
     if (!out->model) resp_set(&out->model, m->name);

@@ -23,6 +23,8 @@ typedef struct model_ops {
      * NULL: embeddings unsupported. */
     int (*embed)(lk_model *m, const char *const *texts, size_t n, lk_embeddings *out, lk_error *err);
     void (*free)(lk_model *m);
+    /* Fill what the backend knows (NULL: nothing beyond model.c's request count). */
+    void (*stats)(lk_model *m, lk_model_stats *out);
 } model_ops;
 
 struct lk_model {
@@ -32,6 +34,7 @@ struct lk_model {
     char *name;                   /* model id for APIs, file name for local */
     lk_price price;               /* from the pricing table (known == false: none) */
     void *impl;                   /* the backend's state */
+    uint64_t requests;            /* calls finished (atomic) */
 };
 
 /* Settings common to the HTTP backends, resolved by model.c from the spec, the environment

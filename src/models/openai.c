@@ -524,7 +524,7 @@ static void openai_free(lk_model *m) {
     m->impl = NULL;
 }
 
-static const model_ops openai_ops = { openai_chat, openai_embed, openai_free };
+static const model_ops openai_ops = { .chat = openai_chat, .embed = openai_embed, .free = openai_free };
 
 int openai_open(lk_model *m, const api_config *cfg, lk_error *err) {
     if (!cfg->base_url || !*cfg->base_url)
