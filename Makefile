@@ -15,12 +15,12 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
 XCFLAGS  := -std=c17 $(WARN) -MMD -MP
-LDLIBS   := -lcurl -ljansson -lpcre2-8 -lm -lpthread
+LDLIBS   := -lmicrohttpd -lcurl -ljansson -lpcre2-8 -lm -lpthread
 TESTLIBS := -lcmocka
 
 BUILD    ?= build
 
-LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/engine/quant/*.c src/models/*.c src/eval/*.c)
+LIB_SRC  := $(wildcard src/base/*.c src/engine/*.c src/engine/quant/*.c src/models/*.c src/eval/*.c src/load/*.c src/server/*.c)
 CLI_SRC  := src/main.c $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

@@ -1,6 +1,7 @@
 #!/bin/sh
-# demo.sh — what `make run` does for now: generate a small random model with a real vocabulary
-# and run llmkit on it. (The serving issue will make `make run` start the server.)
+# demo.sh — what `make run` does: generate a small random model with a real vocabulary, then
+# serve it with `llmkit serve` (OpenAI and Anthropic APIs) and print the URL and a curl line to
+# try. Ctrl-C stops the server. PORT=N picks the port (default 8080).
 set -e
 LLMKIT=${1:-build/llmkit}
 VOCAB=../shared/testdata/tokenizers/ggml-vocab-llama-spm.gguf
@@ -15,9 +16,6 @@ if [ ! -f "$OUT/demo.gguf" ]; then
     "$LLMKIT" gguf random --vocab-from "$VOCAB" --arch llama --layers 4 --dim 256 --heads 8 --kv-heads 4 \
         --ffn 768 --ctx 2048 --type q8_0 --seed 1 -o "$OUT/demo.gguf"
 fi
-echo "== llmkit info $OUT/demo.gguf"
-"$LLMKIT" info "$OUT/demo.gguf"
-echo
-echo "== llmkit run -m $OUT/demo.gguf --raw -p 'The capital of France is' -n 32 --seed 7"
-echo "   (random weights: the text is noise, the speed is real)"
-"$LLMKIT" run -m "$OUT/demo.gguf" --raw -p "The capital of France is" -n 32 --seed 7
+echo "== llmkit serve -m $OUT/demo.gguf --name demo --port ${PORT:-8080}"
+echo "   (random weights: the text is noise, the API and the speed are real; Ctrl-C stops)"
+exec "$LLMKIT" serve -m "$OUT/demo.gguf" --name demo --port "${PORT:-8080}"

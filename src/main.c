@@ -10,6 +10,7 @@ static const struct command {
     const char *help;
 } commands[] = {
     { "run",        cmd_run,        "send a prompt to any model (local GGUF or API) and stream the answer" },
+    { "serve",      cmd_serve,      "serve models over the OpenAI and Anthropic APIs (HTTP, SSE, /metrics)" },
     { "chat",       cmd_chat,       "chat interactively with any model" },
     { "compare",    cmd_compare,    "the same prompt on several models: latency, speed, tokens, cost" },
     { "sweep",      cmd_sweep,      "a grid of decoding settings: diversity, length and speed of samples" },
@@ -20,6 +21,7 @@ static const struct command {
     { "gguf",       cmd_gguf,       "GGUF tools: random (make a test model), dump (list metadata)" },
     { "bench",      cmd_bench,      "measure prompt processing and generation speed" },
     { "quantize",   cmd_quantize,   "convert an F32/F16/BF16 model to Q8_0, Q4_K_M, ... as llama.cpp does" },
+    { "load",       cmd_load,       "load-test an OpenAI- or Anthropic-compatible server: throughput, latency percentiles" },
 };
 
 static void usage(FILE *f) {

@@ -23,6 +23,8 @@ int cmd_quantize(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 /* Print "llmkit: <message>" for err and return 1. */
 int cli_fail(const lk_error *err);

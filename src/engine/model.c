@@ -407,6 +407,13 @@ void lk_kv_seq_rm(lk_kv *kv, int seq, int p0, int p1) {
     }
 }
 
+void lk_kv_seq_cp(lk_kv *kv, int src, int dst, int p0, int p1) {
+    if (src < 0 || src >= LK_MAX_SEQ || dst < 0 || dst >= LK_MAX_SEQ || src == dst) return;
+    uint64_t sbit = 1ull << src, dbit = 1ull << dst;
+    for (int c = 0; c < kv->n_cells; c++)
+        if ((kv->seqs[c] & sbit) && kv->pos[c] >= p0 && (p1 < 0 || kv->pos[c] < p1)) kv->seqs[c] |= dbit;
+}
+
 int lk_kv_seq_len(const lk_kv *kv, int seq) {
     if (seq < 0 || seq >= LK_MAX_SEQ) return 0;
     uint64_t bit = 1ull << seq;
@@ -634,9 +641,19 @@ static void kv_axpy(const fwd *F, float *y, float a, const uint8_t *row, int h, 
     }
 }
 
+/* Whether token b sees the cells token a sees and then more: a's list is a prefix of b's (the
+ * tokens of one sequence's prompt, in order). */
+static bool cells_extend(const fwd *F, int a, int b) {
+    int na = F->n_cells[a];
+    return na <= F->n_cells[b] &&
+           !memcmp(F->cells + (size_t)a * F->max_cells, F->cells + (size_t)b * F->max_cells, (size_t)na * sizeof(int));
+}
+
 /* att[t, h] = softmax(q[t, h] · K^T / sqrt(hd)) · V over the cells token t sees. An f16 cache
- * goes to the kernel (attn_f16); other cache types take one pass with a running maximum (the
- * weights of earlier cells are rescaled when the maximum grows). */
+ * goes to the kernel, in blocks of consecutive tokens whose cell lists each extend the one
+ * before (attn_f16_block: K and V rows widened once for all of them; a block of a batch of
+ * several sequences splits into runs, down to single tokens). Other cache types take one pass
+ * with a running maximum (the weights of earlier cells are rescaled when the maximum grows). */
 static void attention(fwd *F, int layer, int ith, int nth) {
     const lk_hparams *hp = &F->m->hp;
     const lk_kv *kv = F->kv;
@@ -645,14 +662,20 @@ static void attention(fwd *F, int layer, int ith, int nth) {
     const uint8_t *K = kv->k + (size_t)layer * kv->n_cells * kv->row_bytes;
     const uint8_t *V = kv->v + (size_t)layer * kv->n_cells * kv->row_bytes;
     float *scratch = F->scores + (size_t)ith * F->max_cells * group;
-    if (kv->type == LK_F16) { /* one item per token and KV head: its group of query heads together */
-        int items = F->n * hp->n_head_kv;
+    if (kv->type == LK_F16) { /* one item per block of tokens and KV head: its group of query heads together */
+        int bt = LK_MAX(1, 64 / group); /* the block kernel's 64 query lanes; not by thread count, nor the results */
+        int items = (F->n + bt - 1) / bt * hp->n_head_kv;
+        size_t row = (size_t)hp->n_head * hd; /* floats of a token's q and att */
         for (int it = ith; it < items; it += nth) {
-            int t = it / hp->n_head_kv, kvh = it % hp->n_head_kv;
-            size_t h0 = (size_t)t * hp->n_head + (size_t)kvh * group;
-            F->K->attn_f16(F->q + h0 * hd, group, (const uint16_t *)K + (size_t)kvh * hd,
-                           (const uint16_t *)V + (size_t)kvh * hd, kv->row_bytes / 2, F->cells + (size_t)t * F->max_cells,
-                           F->n_cells[t], hd, scale, scratch, F->att + h0 * hd);
+            int blk = it / hp->n_head_kv, kvh = it % hp->n_head_kv, end = LK_MIN(F->n, (blk + 1) * bt);
+            for (int t0 = blk * bt, t1; t0 < end; t0 = t1) {
+                for (t1 = t0 + 1; t1 < end && cells_extend(F, t1 - 1, t1); t1++) {}
+                size_t h0 = (size_t)t0 * hp->n_head + (size_t)kvh * group;
+                F->K->attn_f16_block(F->q + h0 * hd, row, t1 - t0, group, (const uint16_t *)K + (size_t)kvh * hd,
+                                     (const uint16_t *)V + (size_t)kvh * hd, kv->row_bytes / 2,
+                                     F->cells + (size_t)(t1 - 1) * F->max_cells, F->n_cells + t0, hd, scale,
+                                     scratch, F->att + h0 * hd, row);
+            }
         }
         return;
     }

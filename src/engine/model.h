@@ -122,6 +122,9 @@ void lk_kv_free(lk_kv *kv);
 void lk_kv_clear(lk_kv *kv);
 /* Remove positions [p0, p1) of sequence seq (p1 < 0: to the end); cells no sequence uses are freed. */
 void lk_kv_seq_rm(lk_kv *kv, int seq, int p0, int p1);
+/* Make sequence dst share the cells of sequence src at positions [p0, p1) (p1 < 0: to the end):
+ * dst's bit is added to them, no K/V is copied (a prefix computed once, attended to by both). */
+void lk_kv_seq_cp(lk_kv *kv, int src, int dst, int p0, int p1);
 /* Number of positions sequence seq holds (its highest position + 1, or 0). */
 int lk_kv_seq_len(const lk_kv *kv, int seq);
 /* Bytes of K and V per token for a cache of the given type. */

@@ -1,41 +1,59 @@
 /* local.c — the lk_model backend for local GGUF models: the engine behind the common interface.
  *
- * A local model owns the loaded weights, a thread pool and one session (KV cache) for the
- * model's context: each chat request renders its messages with the model's chat template and
- * continues from the longest prefix already in the cache, so a growing conversation or a shared
- * system prompt is not evaluated twice (reported as cached tokens). Calls on one model are
- * serialised by a mutex; the server's continuous batching (engine/sched.c) is the way to run
- * many at once. Embeddings are the mean of the final-normed hidden states of the text's tokens,
- * L2-normalised by model.c, until a dedicated embedding architecture lands. */
+ * A local model owns the loaded weights, a thread pool and a scheduler (engine/sched.c) that
+ * owns the KV cache: each chat request renders its messages with the model's chat template and
+ * becomes a job; concurrent calls from any number of threads are decoded together, one forward
+ * pass per step for all of them (continuous batching). A prompt continues from the longest
+ * prefix the scheduler has cached or is running, so a growing conversation or a shared system
+ * prompt is not evaluated twice (reported as cached tokens). Embeddings are the mean of the
+ * final-normed hidden states of the text's tokens, L2-normalised by model.c, until a dedicated
+ * embedding architecture lands; their forward passes run between two scheduler steps, on a KV
+ * cache of their own. */
 #include "models/model_impl.h"
 #include "engine/generate.h"
+#include "engine/sched.h"
 #include "engine/quant/quant.h"
 #include "engine/tokenizer.h"
 #include "base/pool.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <time.h>
 
 typedef struct local_model {
     lk_llm *llm;
     lk_pool *pool;
-    lk_session sess;
+    lk_sched *sched;
+    int n_ctx;                    /* tokens per sequence */
     int tmpl;                     /* chat template id, -1 when the model has none */
     lk_error tmpl_err;            /* why there is none */
-    pthread_mutex_t mu;
-    uint64_t calls;
+    uint64_t calls;               /* atomic: for response ids */
 } local_model;
 
 static void local_free(lk_model *m) {
     local_model *L = m->impl;
     if (!L) return;
-    lk_session_free(&L->sess);
+    lk_sched_free(L->sched); /* before the model and the pool it runs on */
     lk_llm_free(L->llm);
     lk_pool_free(L->pool);
-    pthread_mutex_destroy(&L->mu);
     free(L);
     m->impl = NULL;
+}
+
+static void local_stats(lk_model *m, lk_model_stats *out) {
+    local_model *L = m->impl;
+    if (!L || !L->sched) return;
+    lk_sched_stats st;
+    lk_sched_get_stats(L->sched, &st);
+    out->steps = st.steps;
+    out->tokens_prefilled = st.tokens_prefilled;
+    out->tokens_decoded = st.tokens_decoded;
+    out->prefix_lookups = st.prefix_lookups;
+    out->prefix_hits = st.prefix_hits;
+    out->tokens_reused = st.tokens_reused;
+    out->running = st.running;
+    out->waiting = st.waiting;
+    out->kv_used = st.kv_used;
+    out->kv_total = st.kv_total;
 }
 
 /* ---- chat ---- */
@@ -66,7 +84,8 @@ static char *token_text(const tokenizer *t, int32_t id) {
 }
 
 /* Log-probabilities of the model's distribution (softmax of the raw logits, before sampling
- * settings), as the OpenAI API reports them. End-of-generation tokens are not reported. */
+ * settings), as the OpenAI API reports them. End-of-generation tokens are not reported. Runs on
+ * the scheduler thread while the caller waits. */
 static void on_sample(int32_t tok, const float *logits, int n_vocab, void *ud) {
     local_call *c = ud;
     if (tok_is_eog(c->tok, tok)) return;
@@ -143,11 +162,6 @@ static int local_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, 
                          .stops = req->stop, .n_stops = req->n_stop, .cancel = req->cancel };
     if ((rc = sampling_from_request(m, req, &gp.sampling, out, err))) return rc;
 
-    pthread_mutex_lock(&L->mu);
-    if (req->no_cache) { /* forget what an earlier request left in the cache */
-        lk_kv_clear(&L->sess.kv);
-        L->sess.n_toks = 0;
-    }
     int32_t *ids = NULL;
     int n_ids = 0;
     if (req->prompt) {
@@ -168,11 +182,15 @@ static int local_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, 
         gp.sample_ud = &c;
     }
     lk_gen_stats st = {0};
-    if (!rc) rc = lk_session_generate(&L->sess, ids, n_ids, &gp, on_text, &c, &st, err);
+    if (!rc) {
+        /* no_cache: evaluate the whole prompt, reuse nothing and leave nothing behind */
+        lk_sched_job job = { .prompt = ids, .n_prompt = n_ids, .gp = gp, .no_cache = req->no_cache,
+                             .on_text = on_text, .ud = &c };
+        rc = lk_sched_run(L->sched, &job, &st, err);
+    }
     if (rc) lk_error_prefix(err, "%s", m->spec);
     char id[48];
-    snprintf(id, sizeof id, "local-%llu", (unsigned long long)++L->calls);
-    pthread_mutex_unlock(&L->mu);
+    snprintf(id, sizeof id, "local-%llu", (unsigned long long)__atomic_add_fetch(&L->calls, 1, __ATOMIC_RELAXED));
     free(ids);
 
     out->usage.prompt_tokens = st.n_prompt;
@@ -185,18 +203,48 @@ static int local_chat(lk_model *m, const lk_request *req, lk_token_cb on_token, 
 
 /* ---- embeddings ---- */
 
+/* One text's forward passes, run on the scheduler thread between steps (lk_sched_exclusive) on a
+ * KV cache of its own, so that the sequences being decoded are not disturbed. */
+typedef struct embed_job {
+    const lk_llm *llm;
+    const int32_t *ids;
+    int n_ids;
+    float *hidden;                /* [n_ids, dim] */
+    lk_error *err;
+} embed_job;
+
+static int embed_forward(void *ud) {
+    embed_job *e = ud;
+    lk_kv kv;
+    int rc = lk_kv_init(&kv, e->llm, e->n_ids, e->err);
+    if (rc) return rc;
+    int dim = e->llm->hp.dim;
+    bool *want = lk_xmalloc((size_t)e->n_ids * sizeof *want);
+    int32_t *pos = lk_xmalloc((size_t)e->n_ids * sizeof *pos);
+    for (int t = 0; t < e->n_ids; t++) {
+        want[t] = true;
+        pos[t] = t;
+    }
+    for (int t0 = 0; !rc && t0 < e->n_ids; t0 += 256) { /* chunks of 256, all positions kept */
+        int len = LK_MIN(256, e->n_ids - t0);
+        lk_batch b = { .n = len, .tokens = e->ids + t0, .pos = pos + t0, .logits = want + t0,
+                       .hidden = e->hidden + (size_t)t0 * dim };
+        rc = lk_llm_forward(e->llm, &kv, &b, NULL, e->err);
+    }
+    free(want);
+    free(pos);
+    lk_kv_free(&kv);
+    return rc;
+}
+
 static int local_embed(lk_model *m, const char *const *texts, size_t n, lk_embeddings *out, lk_error *err) {
     local_model *L = m->impl;
     const lk_llm *llm = L->llm;
-    int dim = llm->hp.dim, cap = L->sess.n_ctx;
+    int dim = llm->hp.dim, cap = L->n_ctx;
     out->dim = (size_t)dim;
     out->n = n;
     out->data = lk_xcalloc(n ? n : 1, (size_t)dim * sizeof(float));
     int rc = 0;
-    pthread_mutex_lock(&L->mu);
-    /* the session's cache is reused as scratch: drop what it held */
-    lk_kv_clear(&L->sess.kv);
-    L->sess.n_toks = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t *ids = NULL;
         int n_ids = 0;
@@ -209,17 +257,10 @@ static int local_embed(lk_model *m, const char *const *texts, size_t n, lk_embed
             continue;
         }
         float *hidden = rc ? NULL : lk_xmalloc((size_t)n_ids * (size_t)dim * sizeof(float));
-        bool *want = rc ? NULL : lk_xmalloc((size_t)n_ids * sizeof *want);
-        int32_t *pos = rc ? NULL : lk_xmalloc((size_t)n_ids * sizeof *pos);
-        for (int t = 0; !rc && t < n_ids; t++) {
-            want[t] = true;
-            pos[t] = t;
-        }
-        for (int t0 = 0; !rc && t0 < n_ids; t0 += 256) { /* chunks of 256, all positions kept */
-            int len = LK_MIN(256, n_ids - t0);
-            lk_batch b = { .n = len, .tokens = ids + t0, .pos = pos + t0, .logits = want + t0,
-                           .hidden = hidden + (size_t)t0 * dim };
-            rc = lk_llm_forward(llm, &L->sess.kv, &b, NULL, err);
+        if (!rc) {
+            embed_job e = { llm, ids, n_ids, hidden, err };
+            rc = lk_sched_exclusive(L->sched, embed_forward, &e);
+            if (rc == LK_ECANCELLED) rc = lk_errorf(err, rc, "the model is being closed");
         }
         if (!rc) {
             float *v = out->data + i * (size_t)dim;
@@ -228,18 +269,15 @@ static int local_embed(lk_model *m, const char *const *texts, size_t n, lk_embed
             for (int j = 0; j < dim; j++) v[j] /= (float)n_ids;
             out->usage.prompt_tokens += n_ids;
         }
-        lk_kv_clear(&L->sess.kv);
         free(hidden);
-        free(want);
-        free(pos);
         free(ids);
     }
-    pthread_mutex_unlock(&L->mu);
     if (rc) lk_error_prefix(err, "%s", m->spec);
     return rc;
 }
 
-static const model_ops local_ops = { .chat = local_chat, .embed = local_embed, .free = local_free };
+static const model_ops local_ops = { .chat = local_chat, .embed = local_embed, .free = local_free,
+                                     .stats = local_stats };
 
 int local_open(lk_model *m, const char *path, const lk_model_opts *o, lk_error *err) {
     enum lk_load_mode mode = LK_LOAD_AUTO;
@@ -253,8 +291,11 @@ int local_open(lk_model *m, const char *path, const lk_model_opts *o, lk_error *
         return lk_errorf(err, LK_EINVAL, "KV cache type '%s': expected f16, f32 or q8_0", o->kv_type);
     if (o->threads < 0 || o->threads > 1024)
         return lk_errorf(err, LK_EINVAL, "threads %d: expected 1 to 1024", o->threads);
+    if (o->slots < 0 || o->slots > LK_MAX_SEQ)
+        return lk_errorf(err, LK_EINVAL, "slots %d: expected 1 to %d", o->slots, LK_MAX_SEQ);
+    if (o->queue < 0) return lk_errorf(err, LK_EINVAL, "queue %d: expected 0 or more", o->queue);
+    if (o->n_ctx < 0) return lk_errorf(err, LK_EINVAL, "context %d: expected 0 or more tokens", o->n_ctx);
     local_model *L = lk_xcalloc(1, sizeof *L);
-    pthread_mutex_init(&L->mu, NULL);
     m->impl = L;
     m->ops = &local_ops;
     int rc = lk_llm_load_ex(path, mode, &L->llm, err);
@@ -265,8 +306,10 @@ int local_open(lk_model *m, const char *path, const lk_model_opts *o, lk_error *
     }
     if (!rc) {
         lk_llm_set_pool(L->llm, L->pool);
-        int n_ctx = o->n_ctx > 0 ? o->n_ctx : LK_MIN(L->llm->hp.n_ctx_train, 4096);
-        rc = lk_session_init(&L->sess, L->llm, n_ctx, err);
+        int n_ctx = o->n_ctx > 0 ? LK_MIN(o->n_ctx, L->llm->hp.n_ctx_train) : LK_MIN(L->llm->hp.n_ctx_train, 4096);
+        lk_sched_opts so = { .n_slots = o->slots, .n_ctx_seq = n_ctx, .n_queue = o->queue };
+        rc = lk_sched_new(L->llm, &so, &L->sched, err);
+        L->n_ctx = n_ctx;
     }
     if (!rc) L->tmpl = lk_llm_chat_template(L->llm, o->chat_template, &L->tmpl_err);
     if (!rc && L->tmpl < 0 && o->chat_template) rc = lk_errorf(err, L->tmpl_err.code, "%s", L->tmpl_err.msg);

@@ -58,6 +58,16 @@ typedef struct lk_kernels {
      * g * nc floats. */
     void (*attn_f16)(const float *q, int g, const uint16_t *k, const uint16_t *v, size_t stride,
                      const int *cells, int nc, int hd, float scale, float *scratch, float *out);
+    /* attn_f16 for nt tokens at once (a block of a prompt): token t's g heads are at
+     * q + t * q_stride and out + t * out_stride (floats), and it sees the cells cells[0..nc[t]),
+     * a prefix of the list. Each K and V row is widened once for every token and head; scratch
+     * holds g * max(nc) floats (for the shapes that go token by token). */
+    void (*attn_f16_block)(const float *q, size_t q_stride, int nt, int g, const uint16_t *k,
+                           const uint16_t *v, size_t stride, const int *cells, const int *nc, int hd,
+                           float scale, float *scratch, float *out, size_t out_stride);
+    /* y[i] = e^x[i], the softmax's exponential: expf on the scalar path; the AVX-512 one is
+     * within 1 ulp of glibc's expf on all 2^32 inputs (0 for -inf, inf past 88.72, NaN kept). */
+    void (*exp_f32)(const float *x, float *y, int n);
 } lk_kernels;
 
 enum lk_simd { LK_SIMD_SCALAR = 0, LK_SIMD_AVX2 = 1, LK_SIMD_AVX512 = 2 };

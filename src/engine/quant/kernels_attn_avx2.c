@@ -48,6 +48,7 @@ static void f32_to_f16(const float *x, uint16_t *y, int n) {
 void lk_register_attn_avx2(lk_kernels *k) {
     k->f32_to_f16 = f32_to_f16;
     k->attn_f16 = attn_f16;
+    k->attn_f16_block = attn_f16_block; /* token by token, with this path's attn_f16 */
 }
 #else
 void lk_register_attn_avx2(lk_kernels *k) { (void)k; }

@@ -30,6 +30,16 @@ static void attn_f16(const float *q, int g, const uint16_t *k, const uint16_t *v
     for (int i = 0; i < g; i++)
         attn_head(q + (size_t)i * hd, k, v, stride, cells, nc, hd, scale, scratch, out + (size_t)i * hd);
 }
+
+/* A block of tokens one token after another: the reference for attn_f16_block (a path with a
+ * block kernel defines LK_ATTN_GROUPED and its own). */
+static void attn_f16_block(const float *q, size_t q_stride, int nt, int g, const uint16_t *k,
+                           const uint16_t *v, size_t stride, const int *cells, const int *nc, int hd,
+                           float scale, float *scratch, float *out, size_t out_stride) {
+    for (int t = 0; t < nt; t++)
+        attn_f16(q + (size_t)t * q_stride, g, k, v, stride, cells, nc[t], hd, scale, scratch,
+                 out + (size_t)t * out_stride);
+}
 #endif
 
 #endif
