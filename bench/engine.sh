@@ -35,24 +35,10 @@ echo "== memory bandwidth (again after the runs; the table uses the higher)"
 "$DIR/membw" -t "$THREADS" --json > "$DIR/membw.json"
 cat "$DIR/membw.json"
 
+. bench/models.sh
 for shape in $(echo "$SHAPES" | tr , ' '); do
-    case $shape in
-        135m) args="--layers 30 --dim 576 --heads 9 --kv-heads 3 --ffn 1536 --ctx 8192 --tied"; vocab=ggml-vocab-starcoder.gguf ;;
-        1b) args="--layers 16 --dim 2048 --heads 32 --kv-heads 8 --ffn 8192 --ctx 8192 --tied --llama3-rope --rope-base 500000"; vocab=ggml-vocab-llama-bpe.gguf ;;
-        *) echo "unknown shape $shape" >&2; exit 2 ;;
-    esac
-    src="$DIR/$shape-f16.gguf"
-    if [ ! -f "$src" ]; then
-        echo "== generating $src"
-        # shellcheck disable=SC2086
-        "$LLMKIT" gguf random --vocab-from "$TD/tokenizers/$vocab" $args --type f16 --seed 1 -o "$src"
-    fi
     for type in $(echo "$TYPES" | tr , ' '); do
-        f="$DIR/$shape-$type.gguf"
-        if [ ! -f "$f" ]; then
-            echo "== quantizing $f"
-            "$LLMKIT" quantize "$src" "$f" "$type" -t "$THREADS"
-        fi
+        bench_model "$shape" "$type" > /dev/null
     done
 done
 

@@ -462,7 +462,9 @@ typedef struct fwd {
     float *scores;              /* [nth][group * max_cells] attention scratch */
     float *rope;                /* [n][n_rot] cos, sin of each token's position */
     uint8_t *aq[ACT_KINDS];     /* the input of the current matmul step, per activation type */
-    _Atomic int *counters;      /* one chunk counter per matmul step */
+    _Atomic int *counters;      /* one chunk counter per matmul step, then one per layer's attention */
+    int *runs;                  /* [n_runs + 1] first token of each attention run (f16 cache) */
+    int n_runs;
     float *out_logits;
 } fwd;
 
@@ -649,6 +651,20 @@ static bool cells_extend(const fwd *F, int a, int b) {
            !memcmp(F->cells + (size_t)a * F->max_cells, F->cells + (size_t)b * F->max_cells, (size_t)na * sizeof(int));
 }
 
+/* Split the batch into runs for attention: consecutive tokens whose cell lists each extend the
+ * one before (a sequence's prompt, in order), at most the block kernel's 64 query lanes / group
+ * long; a decode batch of several sequences is a run per token. The runs depend on the batch
+ * alone, never on the thread count, so neither do the results. Fills F->runs, F->n_runs. */
+static void attention_runs(fwd *F) {
+    int bt = LK_MAX(1, 64 / (F->m->hp.n_head / F->m->hp.n_head_kv));
+    F->n_runs = 0;
+    for (int t0 = 0, t1; t0 < F->n; t0 = t1) {
+        for (t1 = t0 + 1; t1 < F->n && t1 - t0 < bt && cells_extend(F, t1 - 1, t1); t1++) {}
+        F->runs[F->n_runs++] = t0;
+    }
+    F->runs[F->n_runs] = F->n;
+}
+
 /* att[t, h] = softmax(q[t, h] · K^T / sqrt(hd)) · V over the cells token t sees. An f16 cache
  * goes to the kernel, in blocks of consecutive tokens whose cell lists each extend the one
  * before (attn_f16_block: K and V rows widened once for all of them; a block of a batch of
@@ -662,20 +678,17 @@ static void attention(fwd *F, int layer, int ith, int nth) {
     const uint8_t *K = kv->k + (size_t)layer * kv->n_cells * kv->row_bytes;
     const uint8_t *V = kv->v + (size_t)layer * kv->n_cells * kv->row_bytes;
     float *scratch = F->scores + (size_t)ith * F->max_cells * group;
-    if (kv->type == LK_F16) { /* one item per block of tokens and KV head: its group of query heads together */
-        int bt = LK_MAX(1, 64 / group); /* the block kernel's 64 query lanes; not by thread count, nor the results */
-        int items = (F->n + bt - 1) / bt * hp->n_head_kv;
+    if (kv->type == LK_F16) { /* one item per run of tokens (attention_runs) and KV head, from a counter */
+        int items = F->n_runs * hp->n_head_kv;
         size_t row = (size_t)hp->n_head * hd; /* floats of a token's q and att */
-        for (int it = ith; it < items; it += nth) {
-            int blk = it / hp->n_head_kv, kvh = it % hp->n_head_kv, end = LK_MIN(F->n, (blk + 1) * bt);
-            for (int t0 = blk * bt, t1; t0 < end; t0 = t1) {
-                for (t1 = t0 + 1; t1 < end && cells_extend(F, t1 - 1, t1); t1++) {}
-                size_t h0 = (size_t)t0 * hp->n_head + (size_t)kvh * group;
-                F->K->attn_f16_block(F->q + h0 * hd, row, t1 - t0, group, (const uint16_t *)K + (size_t)kvh * hd,
-                                     (const uint16_t *)V + (size_t)kvh * hd, kv->row_bytes / 2,
-                                     F->cells + (size_t)(t1 - 1) * F->max_cells, F->n_cells + t0, hd, scale,
-                                     scratch, F->att + h0 * hd, row);
-            }
+        _Atomic int *counter = &F->counters[4 * hp->n_layer + 1 + layer];
+        for (int it; (it = atomic_fetch_add_explicit(counter, 1, memory_order_relaxed)) < items;) {
+            int r = it / hp->n_head_kv, kvh = it % hp->n_head_kv, t0 = F->runs[r], t1 = F->runs[r + 1];
+            size_t h0 = (size_t)t0 * hp->n_head + (size_t)kvh * group;
+            F->K->attn_f16_block(F->q + h0 * hd, row, t1 - t0, group, (const uint16_t *)K + (size_t)kvh * hd,
+                                 (const uint16_t *)V + (size_t)kvh * hd, kv->row_bytes / 2,
+                                 F->cells + (size_t)(t1 - 1) * F->max_cells, F->n_cells + t0, hd, scale,
+                                 scratch, F->att + h0 * hd, row);
         }
         return;
     }
@@ -791,6 +804,41 @@ static void forward_worker(void *ctx, int ith, int nth) {
     matmul_step(F, ith, nth, &step, F->xb, dim, F->n_out, out, 1);
 }
 
+/* The cells of one sequence, sorted by position. */
+typedef struct seq_cells {
+    int *cells;
+    int n;
+} seq_cells;
+
+typedef struct pos_cell {
+    int32_t pos;
+    int cell;
+} pos_cell;
+
+static int by_pos(const void *a, const void *b) {
+    int32_t pa = ((const pos_cell *)a)->pos, pb = ((const pos_cell *)b)->pos;
+    return (pa > pb) - (pa < pb);
+}
+
+static void collect_seq_cells(const lk_kv *kv, int s, seq_cells *out) {
+    uint64_t bit = 1ull << s;
+    out->cells = lk_xmalloc((size_t)LK_MAX(kv->used, 1) * sizeof(int));
+    out->n = 0;
+    bool sorted = true;
+    for (int c = 0; c < kv->n_cells; c++) {
+        if (!(kv->seqs[c] & bit) || kv->pos[c] < 0) continue;
+        if (out->n && kv->pos[out->cells[out->n - 1]] > kv->pos[c]) sorted = false;
+        out->cells[out->n++] = c;
+    }
+    if (!sorted) { /* cells out of position order (a reused prefix, holes): sort them */
+        pos_cell *pc = lk_xmalloc((size_t)out->n * sizeof *pc);
+        for (int i = 0; i < out->n; i++) pc[i] = (pos_cell){ kv->pos[out->cells[i]], out->cells[i] };
+        qsort(pc, (size_t)out->n, sizeof *pc, by_pos);
+        for (int i = 0; i < out->n; i++) out->cells[i] = pc[i].cell;
+        free(pc);
+    }
+}
+
 int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_logits, lk_error *err) {
     const lk_hparams *hp = &m->hp;
     int n = b->n, dim = hp->dim, q_dim = hp->n_head * hp->head_dim, kv_dim = kv->kv_dim;
@@ -844,8 +892,10 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
         F.aq[a] = malloc((size_t)n * row);
         ok = ok && F.aq[a];
     }
-    int n_steps = 4 * hp->n_layer + 1;
+    int n_steps = 4 * hp->n_layer + 1 + hp->n_layer; /* matmul steps, then attention per layer */
     F.counters = calloc((size_t)n_steps, sizeof *F.counters);
+    F.runs = malloc(((size_t)n + 1) * sizeof *F.runs);
+    ok = ok && F.runs;
     ok = ok && F.counters;
     int rc = LK_OK;
     if (!ok) {
@@ -857,20 +907,31 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
         }
         goto done;
     }
+    /* each token attends to its sequence's cells up to its position, in position order (so that a
+     * token's result does not depend on where its cells happen to lie in the cache): one scan of
+     * the cache per sequence in the batch, then a prefix of that sequence's sorted list per token */
+    seq_cells sc[LK_MAX_SEQ] = { { NULL, 0 } };
     for (int t = 0; t < n; t++) {
-        uint64_t bit = 1ull << (b->seq ? b->seq[t] : 0);
-        int cnt = 0;
-        for (int c = 0; c < kv->n_cells; c++)
-            if ((kv->seqs[c] & bit) && kv->pos[c] >= 0 && kv->pos[c] <= b->pos[t]) cells[(size_t)t * max_cells + cnt++] = c;
-        n_cells[t] = cnt;
+        int s = b->seq ? b->seq[t] : 0;
+        if (!sc[s].cells) collect_seq_cells(kv, s, &sc[s]);
+        int lo = 0, hi = sc[s].n; /* entries with pos <= b->pos[t] */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (kv->pos[sc[s].cells[mid]] <= b->pos[t]) lo = mid + 1;
+            else hi = mid;
+        }
+        memcpy(cells + (size_t)t * max_cells, sc[s].cells, (size_t)lo * sizeof(int));
+        n_cells[t] = lo;
     }
+    for (int s = 0; s < LK_MAX_SEQ; s++) free(sc[s].cells);
     F.cell_of = cell_of;
     F.cells = cells;
     F.n_cells = n_cells;
     F.max_cells = max_cells;
+    if (kv->type == LK_F16) attention_runs(&F);
     lk_pool_run(m->pool, forward_worker, &F);
 done:
-    free(cell_of); free(cells); free(n_cells);
+    free(cell_of); free(cells); free(n_cells); free(F.runs);
     free(F.x); free(F.xb); free(F.q); free(F.att); free(F.k); free(F.v); free(F.hg); free(F.hu); free(F.scores); free(F.rope);
     for (int a = 0; a < ACT_KINDS; a++) free(F.aq[a]);
     free((void *)F.counters);
