@@ -205,6 +205,14 @@ void gguf_close(gguf_file *f) {
     free(f);
 }
 
+void gguf_release_strings(gguf_file *f, const char *key) {
+    gguf_kv *kv = (gguf_kv *)gguf_find(f, key);
+    if (!kv || kv->val.type != GGUF_ARRAY || kv->val.arr.elem_type != GGUF_STRING) return;
+    free(kv->val.arr.strs);
+    kv->val.arr.strs = NULL;
+    kv->val.arr.n = 0;
+}
+
 const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
     for (uint64_t i = 0; i < f->n_kv; i++)
         if (strcmp(f->kv[i].key, key) == 0) return &f->kv[i];

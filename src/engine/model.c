@@ -228,6 +228,8 @@ int lk_llm_from_gguf(gguf_file *gf, lk_llm **out, lk_error *err) {
     }
     if ((rc = load_hparams(&L)) || (rc = load_tensors(&L))) goto fail;
     if ((rc = tok_load(m->gf, &m->tok, err))) goto fail; /* its message starts with the path */
+    gguf_release_strings(m->gf, "tokenizer.ggml.tokens"); /* the tokenizer has its own copy now */
+    gguf_release_strings(m->gf, "tokenizer.ggml.merges");
     if (tok_n_vocab(m->tok) > m->hp.n_vocab) {
         rc = lk_errorf(err, LK_EFORMAT, "%s: the tokenizer has %d tokens but token_embd.weight only %d rows",
                        path, tok_n_vocab(m->tok), m->hp.n_vocab);
