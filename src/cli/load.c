@@ -57,7 +57,7 @@ static int read_key(const char *key_file, load_api api, char **key, lk_error *er
         return 0;
     }
     const char *v = getenv("LLMKIT_API_KEY");
-    if (!v || !*v) v = getenv(api == LOAD_OPENAI ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
+    if (!v || !*v) v = getenv(api != LOAD_ANTHROPIC ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
     if (v && *v) *key = lk_xstrdup(v);
     return 0;
 }
@@ -235,7 +235,8 @@ int cmd_load(int argc, char **argv) {
     lk_opt opts[] = {
         { "url", 'u', LK_OPT_STR, &url, "URL", "the server's API base, e.g. http://127.0.0.1:8080/v1" },
         { "model", 'm', LK_OPT_STR, &model, "NAME", "the model name to send" },
-        { "api", 0, LK_OPT_STR, &api_name, "openai|anthropic", "wire format: /chat/completions or /messages (openai)" },
+        { "api", 0, LK_OPT_STR, &api_name, "openai|completions|anthropic", "wire format: /chat/completions, the legacy "
+          "/completions (no chat template or output parsing on the server) or /messages (openai)" },
         { "concurrency", 'c', LK_OPT_STR, &conc, "LIST", "closed loop: requests in flight, e.g. 1,2,4,8,16 (default 1)" },
         { "rate", 'r', LK_OPT_STR, &rates, "LIST", "open loop: requests per second, e.g. 0.5,1,2,4" },
         { "poisson", 0, LK_OPT_FLAG, &poisson, NULL, "open loop: Poisson arrivals instead of even spacing" },
@@ -287,7 +288,8 @@ int cmd_load(int argc, char **argv) {
     load_api api;
     if (strcmp(api_name, "openai") == 0) api = LOAD_OPENAI;
     else if (strcmp(api_name, "anthropic") == 0) api = LOAD_ANTHROPIC;
-    else return cli_usage("load: --api '%s': expected openai or anthropic", api_name);
+    else if (strcmp(api_name, "completions") == 0) api = LOAD_COMPLETIONS;
+    else return cli_usage("load: --api '%s': expected openai, completions or anthropic", api_name);
     if (conc && rates) return cli_usage("load: give one of --concurrency and --rate");
     if (poisson && !rates) return cli_usage("load: --poisson goes with --rate");
     if (n_requests && duration) return cli_usage("load: give one of --requests and --duration");

@@ -365,6 +365,21 @@ static char *make_body(const load_config *c, const char *messages) {
     if (c->api == LOAD_OPENAI) {
         lk_buf_puts(&b, ",\"stream_options\":{\"include_usage\":true},\"messages\":");
         lk_buf_puts(&b, messages);
+    } else if (c->api == LOAD_COMPLETIONS) { /* the messages' text, joined */
+        json_t *ms = json_loads(messages, 0, NULL);
+        lk_buf text = {0};
+        size_t i;
+        json_t *m;
+        json_array_foreach(ms, i, m) {
+            const char *t = json_string_value(json_object_get(m, "content"));
+            if (!t) continue;
+            if (text.len) lk_buf_puts(&text, "\n\n");
+            lk_buf_puts(&text, t);
+        }
+        lk_buf_puts(&b, ",\"stream_options\":{\"include_usage\":true},\"prompt\":");
+        lk_buf_json_str(&b, text.data ? text.data : "");
+        lk_buf_free(&text);
+        json_decref(ms);
     } else {
         json_t *ms = json_loads(messages, 0, NULL), *rest = json_array();
         lk_buf sys = {0};
@@ -496,7 +511,7 @@ static int on_event(const sse_event *ev, void *ud, lk_error *err) {
     size_t n = ev->data_len;
     while (n && isspace((unsigned char)d[n - 1])) n--;
     while (n && isspace((unsigned char)*d)) d++, n--;
-    if (x->run->c->api == LOAD_OPENAI && n == 6 && memcmp(d, "[DONE]", 6) == 0) {
+    if (x->run->c->api != LOAD_ANTHROPIC && n == 6 && memcmp(d, "[DONE]", 6) == 0) {
         x->done = true;
         return 0;
     }
@@ -509,7 +524,7 @@ static int on_event(const sse_event *ev, void *ud, lk_error *err) {
         return lk_errorf(err, LK_EFORMAT, "bad event");
     }
     int rc = 0;
-    if (x->run->c->api == LOAD_OPENAI) {
+    if (x->run->c->api != LOAD_ANTHROPIC) {
         json_t *e = json_object_get(o, "error");
         if (e && !json_is_null(e)) {
             set_fail(x, "error event in the stream: %s", error_message(e));
@@ -518,7 +533,7 @@ static int on_event(const sse_event *ev, void *ud, lk_error *err) {
         json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
         json_t *delta = json_object_get(ch, "delta");
         if (nonempty_str(json_object_get(delta, "content")) || nonempty_str(json_object_get(delta, "reasoning_content")) ||
-            nonempty_str(json_object_get(delta, "reasoning")))
+            nonempty_str(json_object_get(delta, "reasoning")) || nonempty_str(json_object_get(ch, "text")))
             add_delta(x);
         if (json_is_string(json_object_get(ch, "finish_reason"))) x->finished = true;
         json_t *u = json_object_get(o, "usage");
@@ -706,7 +721,7 @@ static void finish_request(run *R, xfer *x, CURLcode rc) {
                  x->content_type[0] ? x->content_type : "none");
     } else if (sse_finish(&x->sse) || !(x->done || x->finished)) {
         snprintf(msg, sizeof msg, "stream cut off after %llu bytes: no %s", (unsigned long long)x->bytes,
-                 R->c->api == LOAD_OPENAI ? "finish_reason or [DONE]" : "message_stop");
+                 R->c->api != LOAD_ANTHROPIC ? "finish_reason or [DONE]" : "message_stop");
     } else if (r->n_deltas == 0) {
         snprintf(msg, sizeof msg, "no content in the answer");
     }
@@ -780,7 +795,8 @@ int load_run_point(const load_config *c, load_mode mode, double value, load_poin
     run R = { .c = c, .p = out };
     size_t ul = strlen(c->url);
     while (ul && c->url[ul - 1] == '/') ul--;
-    const char *path = c->api == LOAD_OPENAI ? "/chat/completions" : "/messages";
+    const char *path = c->api == LOAD_OPENAI ? "/chat/completions" : c->api == LOAD_COMPLETIONS ? "/completions"
+                                                                                             : "/messages";
     snprintf(R.url, sizeof R.url, "%.*s%s", (int)ul, c->url, path);
     url_for_messages(R.url, R.shown_url, sizeof R.shown_url);
     R.headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -789,7 +805,7 @@ int load_run_point(const load_config *c, load_mode mode, double value, load_poin
     if (c->api == LOAD_ANTHROPIC) R.headers = curl_slist_append(R.headers, "anthropic-version: 2023-06-01");
     if (c->api_key && *c->api_key) {
         lk_buf h = {0};
-        lk_buf_printf(&h, c->api == LOAD_OPENAI ? "Authorization: Bearer %s" : "x-api-key: %s", c->api_key);
+        lk_buf_printf(&h, c->api != LOAD_ANTHROPIC ? "Authorization: Bearer %s" : "x-api-key: %s", c->api_key);
         R.headers = curl_slist_append(R.headers, h.data);
         memset(h.data, 0, h.len);
         lk_buf_free(&h);
@@ -911,7 +927,11 @@ int load_warmup(const load_config *c, int n, lk_error *err) {
     if (rc) return rc;
     if (!p.completed) {
         const char *why = p.n_reqs && p.reqs[0].error ? p.reqs[0].error : "no request completed";
-        rc = lk_errorf(err, p.reqs[0].status ? LK_EREMOTE : LK_EIO, "warm-up: %s", why);
+        long status = p.n_reqs ? p.reqs[0].status : 0;
+        if (status >= 200 && status < 300) /* the server works; this answer failed: count such in the points */
+            lk_log(LK_LOG_WARN, "load: warm-up: %s (going on: the server answers)", why);
+        else
+            rc = lk_errorf(err, status ? LK_EREMOTE : LK_EIO, "warm-up: %s", why);
     }
     load_point_free(&p);
     return rc;
@@ -946,7 +966,8 @@ void load_json(const load_config *c, const load_point *pts, size_t n_pts, lk_buf
     lk_buf_puts(b, ",\"model\":");
     lk_buf_json_str(b, c->model);
     lk_buf_printf(b, ",\"api\":\"%s\",\"max_tokens\":%d,\"requests_per_point\":",
-                  c->api == LOAD_OPENAI ? "openai" : "anthropic", c->max_tokens);
+                  c->api == LOAD_OPENAI ? "openai" : c->api == LOAD_COMPLETIONS ? "completions" : "anthropic",
+                  c->max_tokens);
     if (c->n_requests > 0) lk_buf_printf(b, "%d", c->n_requests);
     else lk_buf_puts(b, "null");
     lk_buf_puts(b, ",\"duration_s\":");

@@ -25,7 +25,10 @@
 #include "llmkit.h"
 #include "base/base.h"
 
-typedef enum load_api { LOAD_OPENAI, LOAD_ANTHROPIC } load_api;
+/* LOAD_OPENAI: /chat/completions; LOAD_COMPLETIONS: the legacy /completions with the messages'
+ * text joined into one prompt (no chat template or output parser on the server's side);
+ * LOAD_ANTHROPIC: /messages. */
+typedef enum load_api { LOAD_OPENAI, LOAD_ANTHROPIC, LOAD_COMPLETIONS } load_api;
 
 typedef enum load_mode {
     LOAD_CLOSED,                  /* value: concurrency */

@@ -81,6 +81,20 @@ for p in r["points"]:
 PY
 ok open-loop-anthropic
 
+# the legacy /completions format (no chat template or output parsing on the server's side)
+"$LLMKIT" load --url "$URL" --model echo --api completions --concurrency 2 --requests 4 --max-tokens 4 \
+    --json -q > "$T/out.json" 2>"$T/err" || fail "load --api completions"
+cat "$T/out.json" "$T/err" >> "$T/all"
+python3 - "$T/out.json" <<'PY' || fail "completions JSON"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["api"] == "completions", r
+p = r["points"][0]
+assert p["completed"] == 4 and p["failed"] == 0, p
+assert all(q["output_tokens"] > 0 and q["ttft_s"] > 0 for q in p["requests_detail"]), p["requests_detail"]
+PY
+ok completions-api
+
 # a duration instead of a count, warm-up, prompts from a file
 printf '{"prompt": "one two three"}\n{"messages": [{"role": "user", "content": "four five"}]}\n' > "$T/p.jsonl"
 "$LLMKIT" load --url "$URL" --model echo -c 2 --duration 0.5 --warmup 2 --prompts "$T/p.jsonl" -q > "$T/out.txt" 2>"$T/err" \
