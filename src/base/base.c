@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <time.h>
+#include <unistd.h>
 
 static int g_log_level = LK_LOG_WARN;
 
@@ -250,4 +251,21 @@ void lk_buf_json_str(lk_buf *b, const char *s) {
         }
     }
     lk_buf_putc(b, '"');
+}
+
+int lk_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, lk_error *err) {
+    char path[4096], tmp[4200];
+    if (dir) snprintf(path, sizeof path, "%s/%s", dir, name);
+    else snprintf(path, sizeof path, "%s", name);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return lk_errorf(err, LK_EIO, "%s: %s", tmp, strerror(errno));
+    bool ok = fwrite(data ? data : "", 1, len, f) == len;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return lk_errorf(err, LK_EIO, "%s: %s", path, strerror(e));
+    }
+    return 0;
 }

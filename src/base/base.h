@@ -47,6 +47,10 @@ void lk_buf_free(lk_buf *b);
 
 /* Read a whole file into a buffer (NUL-terminated). */
 int lk_read_file(const char *path, lk_buf *out, lk_error *err);
+/* Write data[len] to dir/name (dir NULL: name is the path) through a temporary file in the same
+ * folder and a rename, so that the file is either the old one or the whole new one, never a
+ * partial write. */
+int lk_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, lk_error *err);
 
 /* Monotonic time in seconds. */
 double lk_now(void);

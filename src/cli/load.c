@@ -22,23 +22,6 @@
 
 enum { MAX_POINTS = 32 };
 
-/* Write data to dir/name through a temporary file and a rename: never a partial file. */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t len, lk_error *err) {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return lk_errorf(err, LK_EIO, "%s: %s", tmp, strerror(errno));
-    bool ok = fwrite(data ? data : "", 1, len, f) == len;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return lk_errorf(err, LK_EIO, "%s: %s", path, strerror(e));
-    }
-    return 0;
-}
-
 /* The API key: the first line of key_file, else LLMKIT_API_KEY, else the provider's variable.
  * NULL (no key sent) when there is none. */
 static int read_key(const char *key_file, load_api api, char **key, lk_error *err) {
@@ -201,7 +184,7 @@ static int write_outputs(const char *dir, const load_config *c, const load_point
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return lk_errorf(err, LK_EIO, "%s: %s", dir, strerror(errno));
     lk_buf b = {0}, lat = {0};
     load_json(c, pts, n, &b);
-    int rc = write_atomic(dir, "results.json", b.data, b.len, err);
+    int rc = lk_write_file_atomic(dir, "results.json", b.data, b.len, err);
     if (!rc) {
         lk_table t;
         csv_table(&t, pts, n);
@@ -211,14 +194,14 @@ static int write_outputs(const char *dir, const load_config *c, const load_point
         lk_table_csv(&t, mf);
         fclose(mf);
         lk_table_free(&t);
-        rc = write_atomic(dir, "points.csv", csv, csv_len, err);
+        rc = lk_write_file_atomic(dir, "points.csv", csv, csv_len, err);
         free(csv);
     }
     if (!rc) {
         lk_buf_clear(&b);
         charts(pts, n, c->model, &b, &lat);
-        rc = write_atomic(dir, "throughput.svg", b.data, b.len, err);
-        if (!rc) rc = write_atomic(dir, "latency.svg", lat.data, lat.len, err);
+        rc = lk_write_file_atomic(dir, "throughput.svg", b.data, b.len, err);
+        if (!rc) rc = lk_write_file_atomic(dir, "latency.svg", lat.data, lat.len, err);
     }
     lk_buf_free(&b);
     lk_buf_free(&lat);

@@ -88,23 +88,6 @@ static int read_prompts(const char *path, char ***out, int *n, lk_error *err) {
     return rc;
 }
 
-/* Write data to dir/name through a temporary file and a rename: never a partial file. */
-static int write_atomic(const char *dir, const char *name, const lk_buf *data, lk_error *err) {
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return lk_errorf(err, LK_EIO, "%s: %s", tmp, strerror(errno));
-    bool ok = fwrite(data->data ? data->data : "", 1, data->len, f) == data->len;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return lk_errorf(err, LK_EIO, "%s: %s", path, strerror(e));
-    }
-    return 0;
-}
-
 static void setting_label(setting *s) {
     size_t o = 0;
     for (int p = 0; p < N_PARAMS; p++) {
@@ -408,7 +391,7 @@ int cmd_sweep(int argc, char **argv) {
     if (out_dir) {
         lk_buf b = {0};
         samples_jsonl(smp, (int)total, st, prompts, &b);
-        rc = write_atomic(out_dir, "samples.jsonl", &b, &err);
+        rc = lk_write_file_atomic(out_dir, "samples.jsonl", b.data, b.len, &err);
         lk_buf_clear(&b);
         if (!rc) {
             char *csv = NULL;
@@ -418,12 +401,12 @@ int cmd_sweep(int argc, char **argv) {
             fclose(mf);
             lk_buf_append(&b, csv, csv_len);
             free(csv);
-            rc = write_atomic(out_dir, "settings.csv", &b, &err);
+            rc = lk_write_file_atomic(out_dir, "settings.csv", b.data, b.len, &err);
             lk_buf_clear(&b);
         }
         if (!rc) {
             chart(st, (int)n_settings, spec, &b);
-            rc = write_atomic(out_dir, "sweep.svg", &b, &err);
+            rc = lk_write_file_atomic(out_dir, "sweep.svg", b.data, b.len, &err);
         }
         lk_buf_free(&b);
         if (!rc) printf("wrote %s/samples.jsonl, settings.csv, sweep.svg\n", out_dir);
