@@ -72,6 +72,20 @@ static void f32_to_f16(const float *x, uint16_t *y, int n) {
     for (; i < n; i++) y[i] = lk_fp32_to_fp16(x[i]);
 }
 
+/* The lane sums of 16 vectors, as one vector: lane c holds the sum of v[c]'s 16 lanes. A tree of
+ * in-lane unpacks and 128-bit lane shuffles: 45 instructions instead of 16 reductions. */
+static inline __m512 hsum16(const __m512 *v) {
+    __m512 t[8], u[4], w[2];
+    for (int i = 0; i < 8; i++) /* per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] */
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++) /* per 128-bit lane: the lane's sums of v[4i .. 4i+3] */
+        u[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], 0x44), _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], 0xEE));
+    for (int i = 0; i < 2; i++) /* pairs of 128-bit lanes added */
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
+}
+
 #define LK_ATTN_GROUPED
 #include "engine/quant/kernels_attn_impl.h"
 
@@ -88,7 +102,27 @@ static void attn_f16(const float *q, int g, const uint16_t *k, const uint16_t *v
         return;
     }
     const int nb = hd / 16;
-    for (int j = 0; j < nc; j++) {
+    int j0 = 0; /* the scores */
+    if (g <= 16) { /* 16 cells at a time: their per-head partial sums reduced together */
+        __m512 part[16 * 16]; /* [head][cell] */
+        const __m512 vscale = _mm512_set1_ps(scale);
+        for (; j0 + 16 <= nc; j0 += 16) {
+            for (int c = 0; c < 16; c++) {
+                const uint16_t *kr = k + (size_t)cells[j0 + c] * stride;
+                __m512 kf[16];
+                for (int b = 0; b < nb; b++) kf[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + 16 * b)));
+                for (int i = 0; i < g; i++) {
+                    const float *qi = q + (size_t)i * hd;
+                    __m512 acc = _mm512_mul_ps(kf[0], _mm512_loadu_ps(qi));
+                    for (int b = 1; b < nb; b++) acc = _mm512_fmadd_ps(kf[b], _mm512_loadu_ps(qi + 16 * b), acc);
+                    part[i * 16 + c] = acc;
+                }
+            }
+            for (int i = 0; i < g; i++)
+                _mm512_storeu_ps(scratch + (size_t)i * nc + j0, _mm512_mul_ps(hsum16(part + i * 16), vscale));
+        }
+    }
+    for (int j = j0; j < nc; j++) {
         const uint16_t *kr = k + (size_t)cells[j] * stride;
         __m512 kf[16];
         for (int b = 0; b < nb; b++) kf[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + 16 * b)));
