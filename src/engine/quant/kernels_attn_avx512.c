@@ -86,6 +86,13 @@ static inline __m512 hsum16(const __m512 *v) {
     return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
 }
 
+/* The 16 partial sums of one head's q . k, for a K row widened into kf[nb]. */
+static inline __m512 head_part(const __m512 *kf, const float *qi, int nb) {
+    __m512 acc = _mm512_mul_ps(kf[0], _mm512_loadu_ps(qi));
+    for (int b = 1; b < nb; b++) acc = _mm512_fmadd_ps(kf[b], _mm512_loadu_ps(qi + 16 * b), acc);
+    return acc;
+}
+
 #define LK_ATTN_GROUPED
 #include "engine/quant/kernels_attn_impl.h"
 
@@ -111,12 +118,7 @@ static void attn_f16(const float *q, int g, const uint16_t *k, const uint16_t *v
                 const uint16_t *kr = k + (size_t)cells[j0 + c] * stride;
                 __m512 kf[16];
                 for (int b = 0; b < nb; b++) kf[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + 16 * b)));
-                for (int i = 0; i < g; i++) {
-                    const float *qi = q + (size_t)i * hd;
-                    __m512 acc = _mm512_mul_ps(kf[0], _mm512_loadu_ps(qi));
-                    for (int b = 1; b < nb; b++) acc = _mm512_fmadd_ps(kf[b], _mm512_loadu_ps(qi + 16 * b), acc);
-                    part[i * 16 + c] = acc;
-                }
+                for (int i = 0; i < g; i++) part[i * 16 + c] = head_part(kf, q + (size_t)i * hd, nb);
             }
             for (int i = 0; i < g; i++)
                 _mm512_storeu_ps(scratch + (size_t)i * nc + j0, _mm512_mul_ps(hsum16(part + i * 16), vscale));
@@ -126,12 +128,8 @@ static void attn_f16(const float *q, int g, const uint16_t *k, const uint16_t *v
         const uint16_t *kr = k + (size_t)cells[j] * stride;
         __m512 kf[16];
         for (int b = 0; b < nb; b++) kf[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + 16 * b)));
-        for (int i = 0; i < g; i++) {
-            const float *qi = q + (size_t)i * hd;
-            __m512 acc = _mm512_mul_ps(kf[0], _mm512_loadu_ps(qi));
-            for (int b = 1; b < nb; b++) acc = _mm512_fmadd_ps(kf[b], _mm512_loadu_ps(qi + 16 * b), acc);
-            scratch[(size_t)i * nc + j] = _mm512_reduce_add_ps(acc) * scale;
-        }
+        for (int i = 0; i < g; i++)
+            scratch[(size_t)i * nc + j] = _mm512_reduce_add_ps(head_part(kf, q + (size_t)i * hd, nb)) * scale;
     }
     for (int i = 0; i < g; i++) { /* softmax per head, normalised in place */
         float *s = scratch + (size_t)i * nc, mx = -INFINITY, sum = 0;
