@@ -96,46 +96,44 @@ static void run_model(model_result *mr, const cli_model *cm, cli_sampling *cs, l
 }
 
 static void print_json(const model_result *mrs, int n, const char *prompt, int runs) {
-    {
-        lk_buf b = {0};
-        lk_buf_puts(&b, "{\"prompt\":");
-        lk_buf_json_str(&b, prompt);
-        lk_buf_printf(&b, ",\"runs\":%d,\"models\":[", runs);
-        for (int i = 0; i < n; i++) {
-            const model_result *r = &mrs[i];
-            if (i) lk_buf_putc(&b, ',');
-            lk_buf_puts(&b, "{\"spec\":");
-            lk_buf_json_str(&b, r->spec);
-            lk_buf_puts(&b, ",\"backend\":");
-            lk_buf_json_str(&b, r->backend);
-            lk_buf_printf(&b, ",\"open_s\":%.6f,\"error\":", r->load_s);
-            if (r->open_error) lk_buf_json_str(&b, r->open_error);
+    lk_buf b = {0};
+    lk_buf_puts(&b, "{\"prompt\":");
+    lk_buf_json_str(&b, prompt);
+    lk_buf_printf(&b, ",\"runs\":%d,\"models\":[", runs);
+    for (int i = 0; i < n; i++) {
+        const model_result *r = &mrs[i];
+        if (i) lk_buf_putc(&b, ',');
+        lk_buf_puts(&b, "{\"spec\":");
+        lk_buf_json_str(&b, r->spec);
+        lk_buf_puts(&b, ",\"backend\":");
+        lk_buf_json_str(&b, r->backend);
+        lk_buf_printf(&b, ",\"open_s\":%.6f,\"error\":", r->load_s);
+        if (r->open_error) lk_buf_json_str(&b, r->open_error);
+        else lk_buf_puts(&b, "null");
+        lk_buf_puts(&b, ",\"runs\":[");
+        for (int k = 0; k < r->n_runs; k++) {
+            const run_result *o = &r->runs[k];
+            if (k) lk_buf_putc(&b, ',');
+            lk_buf_printf(&b, "{\"latency_s\":%.6f,\"ttft_s\":%.6f,\"tokens_per_s\":%.3f,\"prompt_tokens\":%lld,"
+                          "\"cached_tokens\":%lld,\"completion_tokens\":%lld,\"cost_usd\":",
+                          o->latency_s, o->ttft_s, o->tokens_per_s, o->prompt_tokens, o->cached_tokens,
+                          o->completion_tokens);
+            if (o->cost_known) lk_buf_printf(&b, "%.8f", o->cost_usd);
             else lk_buf_puts(&b, "null");
-            lk_buf_puts(&b, ",\"runs\":[");
-            for (int k = 0; k < r->n_runs; k++) {
-                const run_result *o = &r->runs[k];
-                if (k) lk_buf_putc(&b, ',');
-                lk_buf_printf(&b, "{\"latency_s\":%.6f,\"ttft_s\":%.6f,\"tokens_per_s\":%.3f,\"prompt_tokens\":%lld,"
-                              "\"cached_tokens\":%lld,\"completion_tokens\":%lld,\"cost_usd\":",
-                              o->latency_s, o->ttft_s, o->tokens_per_s, o->prompt_tokens, o->cached_tokens,
-                              o->completion_tokens);
-                if (o->cost_known) lk_buf_printf(&b, "%.8f", o->cost_usd);
-                else lk_buf_puts(&b, "null");
-                lk_buf_puts(&b, ",\"finish_reason\":");
-                lk_buf_json_str(&b, o->finish);
-                lk_buf_puts(&b, ",\"text\":");
-                lk_buf_json_str(&b, o->text);
-                lk_buf_puts(&b, ",\"error\":");
-                if (o->error) lk_buf_json_str(&b, o->error);
-                else lk_buf_puts(&b, "null");
-                lk_buf_putc(&b, '}');
-            }
-            lk_buf_puts(&b, "]}");
+            lk_buf_puts(&b, ",\"finish_reason\":");
+            lk_buf_json_str(&b, o->finish);
+            lk_buf_puts(&b, ",\"text\":");
+            lk_buf_json_str(&b, o->text);
+            lk_buf_puts(&b, ",\"error\":");
+            if (o->error) lk_buf_json_str(&b, o->error);
+            else lk_buf_puts(&b, "null");
+            lk_buf_putc(&b, '}');
         }
-        lk_buf_puts(&b, "]}\n");
-        fwrite(b.data, 1, b.len, stdout);
-        lk_buf_free(&b);
+        lk_buf_puts(&b, "]}");
     }
+    lk_buf_puts(&b, "]}\n");
+    fwrite(b.data, 1, b.len, stdout);
+    lk_buf_free(&b);
 }
 
 int cmd_compare(int argc, char **argv) {

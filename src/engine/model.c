@@ -379,6 +379,7 @@ int lk_kv_init(lk_kv *kv, const lk_llm *m, int n_cells, lk_error *err) {
 }
 
 void lk_kv_free(lk_kv *kv) {
+    free(kv->scratch);
     free(kv->k);
     free(kv->v);
     free(kv->pos);
@@ -868,18 +869,7 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     int *n_cells = lk_xmalloc((size_t)n * sizeof(int));
     size_t sz_x = (size_t)n * dim, sz_q = (size_t)n * q_dim, sz_kv = (size_t)n * kv_dim, sz_ff = (size_t)n * hp->n_ff;
     size_t max_in = (size_t)LK_MAX(LK_MAX(dim, q_dim), hp->n_ff);
-    F.x = malloc(sz_x * sizeof(float));
-    F.xb = malloc(sz_x * sizeof(float));
-    F.q = malloc(sz_q * sizeof(float));
-    F.att = malloc(sz_q * sizeof(float));
-    F.k = malloc(sz_kv * sizeof(float));
-    F.v = malloc(sz_kv * sizeof(float));
-    F.hg = malloc(sz_ff * sizeof(float));
-    F.hu = malloc(sz_ff * sizeof(float));
-    F.rope = malloc((size_t)n * (size_t)hp->n_rot * sizeof(float));
-    F.scores = malloc((size_t)lk_pool_size(m->pool) * (size_t)max_cells * (size_t)(hp->n_head / hp->n_head_kv) * sizeof(float));
     static const uint32_t act_types[ACT_KINDS] = { LK_F32, LK_Q8_0, LK_Q8_1, LK_Q8_K };
-    bool ok = cells && F.x && F.xb && F.q && F.att && F.k && F.v && F.hg && F.hu && F.scores && F.rope;
     bool needed[ACT_KINDS] = { false }; /* only the activation types the model's weights use */
     needed[act_kind(lk_act_type(m->output->type))] = true;
     for (int l = 0; l < hp->n_layer; l++) {
@@ -887,12 +877,34 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
         const gguf_tensor *ws[7] = { L->wq, L->wk, L->wv, L->wo, L->w_gate, L->w_up, L->w_down };
         for (int i = 0; i < 7; i++) needed[act_kind(lk_act_type(ws[i]->type))] = true;
     }
+    /* the per-batch buffers, carved from the cache's scratch block (64-byte aligned pieces) */
+    size_t sizes[10 + ACT_KINDS] = {
+        sz_x * sizeof(float), sz_x * sizeof(float), sz_q * sizeof(float), sz_q * sizeof(float),
+        sz_kv * sizeof(float), sz_kv * sizeof(float), sz_ff * sizeof(float), sz_ff * sizeof(float),
+        (size_t)n * (size_t)hp->n_rot * sizeof(float),
+        (size_t)lk_pool_size(m->pool) * (size_t)max_cells * (size_t)(hp->n_head / hp->n_head_kv) * sizeof(float),
+    };
     for (int a = 1; a < ACT_KINDS; a++) {
         if (!needed[a] || m->f32_activations) continue;
         const lk_qtype_info *qi = lk_qtype(act_types[a]);
-        size_t row = (max_in + (size_t)qi->block_size - 1) / (size_t)qi->block_size * qi->type_size;
-        F.aq[a] = malloc((size_t)n * row);
-        ok = ok && F.aq[a];
+        sizes[10 + a] = (size_t)n * ((max_in + (size_t)qi->block_size - 1) / (size_t)qi->block_size * qi->type_size);
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < LK_ARRAY_LEN(sizes); i++) total += (sizes[i] + 63) / 64 * 64;
+    if (kv->scratch_size < total) {
+        free(kv->scratch);
+        kv->scratch = aligned_alloc(64, total);
+        kv->scratch_size = kv->scratch ? total : 0;
+    }
+    bool ok = cells && kv->scratch;
+    if (ok) {
+        float **fl[10] = { &F.x, &F.xb, &F.q, &F.att, &F.k, &F.v, &F.hg, &F.hu, &F.rope, &F.scores };
+        uint8_t *p = kv->scratch;
+        for (size_t i = 0; i < LK_ARRAY_LEN(sizes); i++) {
+            if (i < 10) *fl[i] = (float *)p;
+            else if (sizes[i]) F.aq[i - 10] = p;
+            p += (sizes[i] + 63) / 64 * 64;
+        }
     }
     int n_steps = 4 * hp->n_layer + 1 + hp->n_layer; /* matmul steps, then attention per layer */
     F.counters = calloc((size_t)n_steps, sizeof *F.counters);
@@ -934,8 +946,6 @@ int lk_llm_forward(const lk_llm *m, lk_kv *kv, const lk_batch *b, float *out_log
     lk_pool_run(m->pool, forward_worker, &F);
 done:
     free(cell_of); free(cells); free(n_cells); free(F.runs);
-    free(F.x); free(F.xb); free(F.q); free(F.att); free(F.k); free(F.v); free(F.hg); free(F.hu); free(F.scores); free(F.rope);
-    for (int a = 0; a < ACT_KINDS; a++) free(F.aq[a]);
     free((void *)F.counters);
     return rc;
 }

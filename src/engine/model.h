@@ -113,6 +113,9 @@ typedef struct lk_kv {
     uint64_t *seqs;      /* per cell: bit s set when sequence s uses it (a shared prefix has several) */
     int used;            /* cells in use */
     int hint;            /* where to start looking for a free cell */
+    void *scratch;       /* the forward pass's per-batch buffers, kept between calls and grown to
+                            the largest batch, so that a decode step allocates nothing */
+    size_t scratch_size;
 } lk_kv;
 
 /* A cache of n_cells cells for model m, of type m->kv_type. */

@@ -331,15 +331,7 @@ void anthropic_parser(api_parse *p) {
 
 /* ---- the backend ---- */
 
-static void anthropic_free(lk_model *m) {
-    anthropic_model *am = m->impl;
-    if (!am) return;
-    api_conf_free(&am->c);
-    free(am);
-    m->impl = NULL;
-}
-
-static const model_ops anthropic_ops = { .chat = anthropic_chat, .free = anthropic_free };
+static const model_ops anthropic_ops = { .chat = anthropic_chat, .free = api_model_free };
 
 int anthropic_open(lk_model *m, const api_config *cfg, lk_error *err) {
     anthropic_model *am = lk_xcalloc(1, sizeof *am);

@@ -33,6 +33,14 @@ void api_conf_free(api_conf *c) {
     memset(c, 0, sizeof *c);
 }
 
+void api_model_free(lk_model *m) {
+    api_conf *c = m->impl; /* the first member of openai_model and anthropic_model */
+    if (!c) return;
+    api_conf_free(c);
+    free(c);
+    m->impl = NULL;
+}
+
 /* ---- JSON helpers ---- */
 
 json_t *api_json_float(float f) {

@@ -17,6 +17,8 @@ typedef struct api_conf {
 
 void api_conf_copy(api_conf *dst, const api_config *src);
 void api_conf_free(api_conf *c);      /* wipes the key before freeing it */
+/* model_ops.free of the HTTP backends, whose state starts with its api_conf. */
+void api_model_free(lk_model *m);
 
 /* A float request setting as the shortest decimal that reads back as the same float, so that
  * 0.7f is sent as 0.7, not 0.699999988. */

@@ -516,15 +516,7 @@ void openai_parser(api_parse *p, bool legacy) {
 
 /* ---- the backend ---- */
 
-static void openai_free(lk_model *m) {
-    openai_model *om = m->impl;
-    if (!om) return;
-    api_conf_free(&om->c);
-    free(om);
-    m->impl = NULL;
-}
-
-static const model_ops openai_ops = { .chat = openai_chat, .embed = openai_embed, .free = openai_free };
+static const model_ops openai_ops = { .chat = openai_chat, .embed = openai_embed, .free = api_model_free };
 
 int openai_open(lk_model *m, const api_config *cfg, lk_error *err) {
     if (!cfg->base_url || !*cfg->base_url)

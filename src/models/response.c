@@ -4,7 +4,7 @@
 
 #include <math.h>
 #include <stdarg.h>
-#include <jansson.h>
+#include "base/json.h"
 
 void lk_request_init(lk_request *r) {
     memset(r, 0, sizeof *r);
@@ -117,32 +117,13 @@ void redact_secret(char *s, size_t cap, const char *secret) {
 
 /* ---- JSON ---- */
 
-/* A JSON string of s[0..n), bad UTF-8 bytes as U+FFFD (jansson refuses invalid UTF-8, and a
- * NULL there would make the field vanish); null for NULL. */
-static json_t *jstrn(const char *s, size_t n) {
-    if (!s) return json_null();
-    if (lk_utf8_check(s, n, NULL)) return json_stringn(s, n);
-    lk_buf b = {0};
-    lk_utf8_sanitize(s, n, &b);
-    json_t *j = json_stringn(b.data ? b.data : "", b.len);
-    lk_buf_free(&b);
-    return j;
-}
-
 static json_t *str_or_null(const char *s) {
-    return jstrn(s, s ? strlen(s) : 0);
-}
-
-/* The token's exact bytes, as OpenAI gives them (a token may be part of a UTF-8 character). */
-static json_t *token_bytes(const char *s) {
-    json_t *a = json_array();
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) json_array_append_new(a, json_integer(*p));
-    return a;
+    return lk_json_str(s, s ? strlen(s) : 0, false);
 }
 
 char *lk_response_json(const lk_response *r) {
     json_t *o = json_object();
-    json_object_set_new(o, "text", jstrn(r->text ? r->text : "", r->text ? r->text_len : 0));
+    json_object_set_new(o, "text", lk_json_str(r->text ? r->text : "", r->text ? r->text_len : 0, false));
     json_t *calls = json_array();
     for (size_t i = 0; i < r->n_tool_calls; i++)
         json_array_append_new(calls, json_pack("{s:o, s:o, s:o}", "id", str_or_null(r->tool_calls[i].id),
@@ -167,9 +148,9 @@ char *lk_response_json(const lk_response *r) {
             for (size_t j = 0; j < lp->n_top; j++)
                 json_array_append_new(top, json_pack("{s:o, s:f, s:o}", "token", str_or_null(lp->top[j].token),
                                                      "logprob", (double)lp->top[j].logprob, "bytes",
-                                                     token_bytes(lp->top[j].token)));
+                                                     lk_json_bytes(lp->top[j].token)));
             json_array_append_new(lps, json_pack("{s:o, s:f, s:o, s:o}", "token", str_or_null(lp->token),
-                                                 "logprob", (double)lp->logprob, "bytes", token_bytes(lp->token),
+                                                 "logprob", (double)lp->logprob, "bytes", lk_json_bytes(lp->token),
                                                  "top_logprobs", top));
         }
         json_object_set_new(o, "logprobs", lps);

@@ -8,6 +8,7 @@
  * backend cannot honour (tools on a local model, say) also comes back as a 400. Responses and
  * chat.completion.chunk / text_completion streams follow OpenAI's documented shapes. */
 #include "server/srv.h"
+#include "base/json.h"
 
 #include <math.h>
 #include <time.h>
@@ -174,12 +175,6 @@ static const char *finish_reason(const lk_response *r) {
     return "stop";
 }
 
-static json_t *bytes_json(const char *s) {
-    json_t *a = json_array();
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) json_array_append_new(a, json_integer(*p));
-    return a;
-}
-
 /* Chat logprobs: {"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}. */
 static json_t *chat_logprobs(const lk_response *r) {
     json_t *content = json_array();
@@ -188,9 +183,9 @@ static json_t *chat_logprobs(const lk_response *r) {
         json_t *top = json_array();
         for (size_t k = 0; k < lp->n_top; k++)
             json_array_append_new(top, json_pack("{s:o,s:f,s:o}", "token", srv_jcstr(lp->top[k].token), "logprob",
-                                                 (double)lp->top[k].logprob, "bytes", bytes_json(lp->top[k].token)));
+                                                 (double)lp->top[k].logprob, "bytes", lk_json_bytes(lp->top[k].token)));
         json_array_append_new(content, json_pack("{s:o,s:f,s:o,s:o}", "token", srv_jcstr(lp->token), "logprob",
-                                                 (double)lp->logprob, "bytes", bytes_json(lp->token), "top_logprobs", top));
+                                                 (double)lp->logprob, "bytes", lk_json_bytes(lp->token), "top_logprobs", top));
     }
     return json_pack("{s:o,s:n}", "content", content, "refusal");
 }

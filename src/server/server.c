@@ -10,6 +10,7 @@
  * through the call's buffer to MHD's content reader, which also watches the socket so that a
  * client that leaves cancels its generation at once (lk_request.cancel). */
 #include "server/srv.h"
+#include "base/json.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -30,15 +31,7 @@ const char *srv_endpoint_name(int ep) {
 /* ---- JSON helpers ---- */
 
 json_t *srv_jstr(const char *s, size_t n) {
-    if (!s) return json_null();
-    if (lk_utf8_check(s, n, NULL) && !memchr(s, 0, n)) return json_stringn_nocheck(s, n);
-    lk_buf b = {0};
-    lk_utf8_sanitize(s, n, &b);
-    for (size_t i = 0; i < b.len; i++)
-        if (!b.data[i]) b.data[i] = ' ';
-    json_t *j = json_stringn_nocheck(b.data ? b.data : "", b.len);
-    lk_buf_free(&b);
-    return j;
+    return lk_json_str(s, n, true);
 }
 
 json_t *srv_jcstr(const char *s) {
